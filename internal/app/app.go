@@ -1,0 +1,152 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/pagebff/pagebff/internal/bff"
+	"github.com/pagebff/pagebff/internal/config"
+	"github.com/pagebff/pagebff/internal/downstream"
+	"github.com/pagebff/pagebff/internal/httpapi"
+	"github.com/pagebff/pagebff/internal/page"
+	"github.com/pagebff/pagebff/internal/resilience"
+)
+
+// App is a configured pagebff. Create it with New, serve with Serve, and
+// Close it when done.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	server   *httpapi.Server
+	services []*service
+	pages    atomic.Pointer[page.Assembler]
+}
+
+// service is one section's call pipeline and the parts it is built from.
+type service struct {
+	name    string
+	client  *downstream.Client
+	breaker *resilience.Breaker
+	fetcher bff.Fetcher
+}
+
+// New builds an App from a validated cfg. It starts nothing.
+func New(cfg config.Config, log *slog.Logger) *App {
+	a := &App{cfg: cfg, log: log}
+	sections := make([]page.Section, 0, len(cfg.Services))
+	for _, sc := range cfg.Services {
+		svc := newService(sc, log)
+		a.services = append(a.services, svc)
+		sections = append(sections, page.Section{
+			Name:    sc.Name,
+			Path:    downstream.PathTemplate(sc.Downstream.Path).Resolve,
+			Fetcher: svc.fetcher,
+		})
+	}
+	a.pages.Store(page.New(cfg.Page, sections))
+	a.server = httpapi.New(cfg.Server, renderer{a}, log)
+	return a
+}
+
+// newService builds one service's pipeline, outermost first:
+// Timeout → Breaker → HTTP client. The stale cache and coalescing wrap the
+// Timeout; hedging sits between the Breaker and the client.
+func newService(sc config.Service, log *slog.Logger) *service {
+	client := downstream.New(sc.Downstream)
+	br := resilience.NewBreaker(sc.Name, sc.Breaker, client, func(t resilience.Transition) {
+		log.Warn("breaker state change", slog.String("service", t.Service),
+			slog.String("from", t.From.String()), slog.String("to", t.To.String()))
+	})
+	return &service{
+		name:    sc.Name,
+		client:  client,
+		breaker: br,
+		fetcher: resilience.Timeout(sc.Name, sc.Downstream.Timeout, br),
+	}
+}
+
+// renderer renders with the App's current assembler.
+type renderer struct{ a *App }
+
+func (r renderer) Render(ctx context.Context, userID, requestID string) page.Page {
+	return r.a.pages.Load().Render(ctx, userID, requestID)
+}
+
+// Handler returns the HTTP handler, for tests that serve it themselves.
+func (a *App) Handler() http.Handler { return a.server }
+
+// Server returns the HTTP server, e.g. to flip readiness in tests.
+func (a *App) Server() *httpapi.Server { return a.server }
+
+// Breaker returns the named service's breaker, or nil.
+func (a *App) Breaker(name string) *resilience.Breaker {
+	for _, s := range a.services {
+		if s.name == name {
+			return s.breaker
+		}
+	}
+	return nil
+}
+
+// Close releases the downstream connection pools.
+func (a *App) Close() {
+	for _, s := range a.services {
+		s.client.Close()
+	}
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: /readyz
+// turns 503 at once, requests are still served for server.drain_delay, then
+// the listener closes and in-flight requests get server.shutdown_timeout to
+// finish. It returns nil after a clean shutdown, and an error if serving
+// failed or in-flight requests outlived the shutdown timeout.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.server,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.server.SetReady(true)
+	a.log.Info("listening", slog.String("addr", ln.Addr().String()))
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	a.server.SetReady(false)
+	drain := a.cfg.Server.DrainDelay
+	a.log.Info("shutting down", slog.Duration("drain_delay", drain), slog.Duration("shutdown_timeout", a.cfg.Server.ShutdownTimeout))
+	if drain > 0 {
+		t := time.NewTimer(drain)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: in-flight requests did not finish within %s: %w", a.cfg.Server.ShutdownTimeout, err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	a.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,260 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagebff/pagebff/internal/app"
+	"github.com/pagebff/pagebff/internal/config"
+	"github.com/pagebff/pagebff/internal/testutil"
+)
+
+const (
+	userBody     = `{"id":"abc","name":"Ada","preferences":{"theme":"dark"}}`
+	catalogBody  = `{"items":[{"id":"i1","title":"Keyboard","description":"Clicky","category":"hardware"}]}`
+	activityBody = `[{"type":"viewed","item_id":"i1"}]`
+)
+
+// fixture is pagebff in front of three fake services, all over real HTTP.
+type fixture struct {
+	user, catalog, activity *testutil.Service
+	app                     *app.App
+	srv                     *httptest.Server
+	logs                    *syncBuffer
+}
+
+// handlers defaults every service to a healthy answer; a test overrides the
+// ones it cares about.
+type handlers struct {
+	user, catalog, activity http.HandlerFunc
+}
+
+func newFixture(t *testing.T, h handlers, tweak func(*config.Config)) *fixture {
+	t.Helper()
+	if h.user == nil {
+		h.user = testutil.JSON(userBody)
+	}
+	if h.catalog == nil {
+		h.catalog = testutil.JSON(catalogBody)
+	}
+	if h.activity == nil {
+		h.activity = testutil.JSON(activityBody)
+	}
+	f := &fixture{
+		user:     testutil.NewService(t, h.user),
+		catalog:  testutil.NewService(t, h.catalog),
+		activity: testutil.NewService(t, h.activity),
+		logs:     &syncBuffer{},
+	}
+	cfg := config.Default()
+	urls := map[string]string{"user": f.user.URL, "catalog": f.catalog.URL, "activity": f.activity.URL}
+	for i := range cfg.Services {
+		cfg.Services[i].Downstream.URL = urls[cfg.Services[i].Name]
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	if err := cfg.Validate(false); err != nil {
+		t.Fatalf("test config invalid: %v", err)
+	}
+	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.app = app.New(cfg, log)
+	f.srv = httptest.NewServer(f.app.Handler())
+	t.Cleanup(f.app.Close)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// setService changes one setting block for the named service.
+func setService(cfg *config.Config, name string, change func(*config.Service)) {
+	for i := range cfg.Services {
+		if cfg.Services[i].Name == name {
+			change(&cfg.Services[i])
+		}
+	}
+}
+
+// pageDoc is a decoded page.
+type pageDoc struct {
+	Sections map[string]json.RawMessage
+	Meta     struct {
+		RequestID string                 `json:"request_id"`
+		Degraded  bool                   `json:"degraded"`
+		Sections  map[string]sectionMeta `json:"sections"`
+	}
+}
+
+type sectionMeta struct {
+	Status    string `json:"status"`
+	Source    string `json:"source"`
+	Code      string `json:"code"`
+	LatencyMS *int64 `json:"latency_ms"`
+	AgeMS     *int64 `json:"age_ms"`
+}
+
+// sectionError decodes a section's error message.
+func (p pageDoc) sectionError(name string) string {
+	var s struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(p.Sections[name], &s)
+	return s.Error
+}
+
+type reply struct {
+	resp    *http.Response
+	body    []byte
+	page    pageDoc
+	elapsed time.Duration
+}
+
+// get requests target (path and query) with optional header pairs.
+func (f *fixture) get(t *testing.T, target string, header ...string) reply {
+	t.Helper()
+	return f.do(t, context.Background(), http.MethodGet, target, header...)
+}
+
+func (f *fixture) do(t *testing.T, ctx context.Context, method, target string, header ...string) reply {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, f.srv.URL+target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	var r reply
+	start := time.Now()
+	r.resp, err = f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	r.body, err = io.ReadAll(r.resp.Body)
+	r.elapsed = time.Since(start)
+	r.resp.Body.Close()
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	if r.resp.StatusCode == http.StatusOK && strings.HasPrefix(target, "/v1/pages/") && method == http.MethodGet {
+		r.page = decodePage(t, r.body)
+	}
+	return r
+}
+
+func decodePage(t *testing.T, body []byte) pageDoc {
+	t.Helper()
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatalf("page is not JSON: %v\n%s", err, body)
+	}
+	var p pageDoc
+	if err := json.Unmarshal(raw["meta"], &p.Meta); err != nil {
+		t.Fatalf("meta: %v\n%s", err, body)
+	}
+	delete(raw, "meta")
+	p.Sections = raw
+	return p
+}
+
+// page fetches the home page for user abc.
+func (f *fixture) page(t *testing.T) reply {
+	t.Helper()
+	r := f.get(t, "/v1/pages/home?user_id=abc")
+	if r.resp.StatusCode != http.StatusOK {
+		t.Fatalf("page status = %d, want 200; body %s", r.resp.StatusCode, r.body)
+	}
+	return r
+}
+
+// assertJSONEqual compares two JSON documents semantically.
+func assertJSONEqual(t *testing.T, what string, got []byte, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s: not JSON: %v: %s", what, err, got)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("%s: bad want: %v", what, err)
+	}
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if !bytes.Equal(gb, wb) {
+		t.Fatalf("%s = %s, want %s", what, gb, wb)
+	}
+}
+
+// assertSection checks a section's meta status and code.
+func assertSection(t *testing.T, p pageDoc, name, status, code string) {
+	t.Helper()
+	m, ok := p.Meta.Sections[name]
+	if !ok {
+		t.Fatalf("meta.sections has no %q: %+v", name, p.Meta.Sections)
+	}
+	if m.Status != status || m.Code != code {
+		t.Fatalf("meta.sections.%s = status %q code %q, want %q %q (section %s)", name, m.Status, m.Code, status, code, p.Sections[name])
+	}
+	if m.LatencyMS == nil {
+		t.Fatalf("meta.sections.%s has no latency_ms", name)
+	}
+	if status == "error" && m.Source != "" {
+		t.Fatalf("meta.sections.%s: a section in error has source %q", name, m.Source)
+	}
+	if status == "error" && p.sectionError(name) == "" {
+		t.Fatalf("section %s has no error field: %s", name, p.Sections[name])
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns the decoded JSON log lines whose msg is msg.
+func (b *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	data := append([]byte(nil), b.buf.Bytes()...)
+	b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, line)
+		}
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// eventually polls cond every 10ms for up to 5s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,146 @@
+package bff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code is the machine-readable reason a section failed, reported as
+// meta.sections.<name>.code.
+type Code uint8
+
+// The section failure codes of the contract. CodeNone is the zero value and
+// means "no failure".
+const (
+	CodeNone           Code = iota
+	CodeTimeout             // the service or page deadline passed
+	CodeUpstreamStatus      // the service answered a non-2xx status other than 404
+	CodeUnavailable         // connecting or talking to the service failed
+	CodeBadResponse         // malformed JSON or a body over max_body
+	CodeCircuitOpen         // the breaker refused the call
+	CodeNotFound            // the service answered 404
+	CodeCanceled            // the page's client went away
+)
+
+// String returns the JSON spelling of c.
+func (c Code) String() string {
+	switch c {
+	case CodeNone:
+		return ""
+	case CodeTimeout:
+		return "timeout"
+	case CodeUpstreamStatus:
+		return "upstream_status"
+	case CodeUnavailable:
+		return "unavailable"
+	case CodeBadResponse:
+		return "bad_response"
+	case CodeCircuitOpen:
+		return "circuit_open"
+	case CodeNotFound:
+		return "not_found"
+	case CodeCanceled:
+		return "canceled"
+	default:
+		return fmt.Sprintf("code(%d)", uint8(c))
+	}
+}
+
+// ServiceFault reports whether a failure with this code is the service's own
+// fault, as opposed to the request's (404 and other 4xx) or the client's
+// (canceled). Only service faults may be hidden by a stale value.
+func (c Code) ServiceFault() bool {
+	switch c {
+	case CodeTimeout, CodeUnavailable, CodeBadResponse, CodeCircuitOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Error is a failed section call.
+//
+// Message is safe to show to the page's client (it never contains addresses or
+// internal detail); Err, when set, carries the detail for logs.
+type Error struct {
+	Service string
+	Code    Code
+	// Status is the downstream HTTP status for CodeUpstreamStatus and
+	// CodeNotFound, else 0.
+	Status  int
+	Message string
+	Err     error
+}
+
+// Error returns the human message followed by the detail, for logs.
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return e.Message
+	}
+	return e.Message + ": " + e.Err.Error()
+}
+
+// Unwrap returns the underlying detail error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// ClientError reports whether the failure is the request's fault: the service
+// answered with a 4xx status (404 included).
+func (e *Error) ClientError() bool { return e.Status >= 400 && e.Status < 500 }
+
+// Errorf builds an *Error for service with a formatted human message.
+func Errorf(service string, code Code, detail error, format string, args ...any) *Error {
+	return &Error{Service: service, Code: code, Message: service + ": " + fmt.Sprintf(format, args...), Err: detail}
+}
+
+// CodeOf returns the Code carried by err, CodeNone for nil, and
+// CodeUnavailable for an error that carries no code.
+func CodeOf(err error) Code {
+	if err == nil {
+		return CodeNone
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Code
+	}
+	return CodeUnavailable
+}
+
+// ErrPageDeadline is the cancellation cause of a page context whose overall
+// deadline (page.timeout) passed.
+var ErrPageDeadline = errors.New("page deadline exceeded")
+
+// ContextError turns a done context into a section *Error: a timeout when the
+// deadline (the service's or the page's) passed, canceled when the page's
+// client went away. timeout is the service's own deadline, for the message.
+func ContextError(ctx context.Context, service string, detail error) *Error {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, ErrPageDeadline):
+		return Errorf(service, CodeTimeout, detail, "page deadline reached before the service answered")
+	case errors.Is(cause, context.Canceled):
+		return Errorf(service, CodeCanceled, detail, "request canceled by the client")
+	}
+	if te, ok := errors.AsType[*TimeoutError](cause); ok {
+		return Errorf(service, CodeTimeout, detail, "timed out after %s", te.After)
+	}
+	return Errorf(service, CodeTimeout, detail, "timed out")
+}
+
+// TimeoutError is the cancellation cause of a context bounded by a service's
+// own timeout (services.<name>.timeout).
+type TimeoutError struct {
+	Service string
+	After   time.Duration
+}
+
+// Error names the service and the timeout.
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%s: timeout of %s exceeded", e.Service, e.After)
+}
+
+// WithServiceTimeout bounds ctx by a service's own deadline; when it passes,
+// context.Cause reports a *TimeoutError.
+func WithServiceTimeout(ctx context.Context, service string, after time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, after, &TimeoutError{Service: service, After: after})
+}

@@ -1,0 +1,75 @@
+package bff
+
+import (
+	"context"
+	"time"
+)
+
+// Call is one downstream request made on behalf of a page section.
+type Call struct {
+	// Service is the section name, e.g. "user".
+	Service string
+	// Path is the resolved, already path-escaped request path that is appended
+	// to the service's base URL, e.g. "/users/abc". Together with Service it
+	// identifies the request for caching and coalescing.
+	Path string
+	// RequestID is sent downstream as X-Request-Id.
+	RequestID string
+}
+
+// Key identifies a call's resource: service plus resolved path. Two calls with
+// the same Key ask for the same data, whoever asks.
+func (c Call) Key() string { return c.Service + " " + c.Path }
+
+// Source says where a section's data came from.
+type Source uint8
+
+// The sources a section can report in meta.sections.<name>.source.
+const (
+	SourceLive  Source = iota // the first attempt answered
+	SourceHedge               // a hedged attempt answered first
+	SourceCache               // the stale-on-error cache answered
+)
+
+// String returns the JSON spelling of s.
+func (s Source) String() string {
+	switch s {
+	case SourceLive:
+		return "live"
+	case SourceHedge:
+		return "hedge"
+	case SourceCache:
+		return "cache"
+	default:
+		return "unknown"
+	}
+}
+
+// Response is a downstream answer.
+//
+// Body is always a JSON object (arrays and empty answers are normalized by the
+// downstream client) and is never modified after it is returned, so it may be
+// shared between pages and kept by a cache.
+//
+// A Fetcher that returns both a non-nil error and a non-empty Body is serving a
+// stale value: Body is the last good answer, Age how old it is, and the error
+// says why live data was not available.
+type Response struct {
+	Body   []byte
+	Source Source
+	Age    time.Duration
+}
+
+// Fetcher performs a downstream call. Implementations are safe for concurrent
+// use. Errors are *Error values (possibly wrapped) carrying a Code.
+type Fetcher interface {
+	Fetch(ctx context.Context, call Call) (Response, error)
+}
+
+// FetcherFunc adapts a function to the Fetcher interface.
+type FetcherFunc func(ctx context.Context, call Call) (Response, error)
+
+// Fetch calls f.
+func (f FetcherFunc) Fetch(ctx context.Context, call Call) (Response, error) { return f(ctx, call) }
+
+var _ Fetcher = FetcherFunc(nil)

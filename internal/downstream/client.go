@@ -1,0 +1,211 @@
+package downstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pagebff/pagebff/internal/bff"
+)
+
+// emptyItems is what an empty answer becomes. Shared and never modified.
+var emptyItems = []byte(`{"items":[]}`)
+
+// errTooLarge is the detail of a body over MaxBody.
+var errTooLarge = errors.New("body exceeds max_body")
+
+// Client fetches one service's sections. It is safe for concurrent use.
+type Client struct {
+	name    string
+	base    string // base URL without trailing slash
+	maxBody int64
+	tr      *http.Transport
+	hc      *http.Client
+}
+
+var _ bff.Fetcher = (*Client)(nil)
+
+// New returns a Client for the service described by cfg, with its own
+// connection pool. Call Close when the client is retired.
+func New(cfg Config) *Client {
+	tr := NewTransport(cfg.Timeout)
+	return &Client{
+		name:    cfg.Name,
+		base:    strings.TrimRight(cfg.URL, "/"),
+		maxBody: cfg.MaxBody,
+		tr:      tr,
+		hc:      &http.Client{Transport: tr},
+	}
+}
+
+// NewTransport returns a transport tuned for many concurrent calls to one
+// host: a deep idle pool, keep-alives, and connect and TLS handshakes bounded
+// by timeout.
+func NewTransport(timeout time.Duration) *http.Transport {
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           0, // no global cap; the per-host cap below applies
+		MaxIdleConnsPerHost:    1024,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    timeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+}
+
+// Close releases the client's idle connections.
+func (c *Client) Close() { c.tr.CloseIdleConnections() }
+
+// Fetch performs GET base+call.Path. On success the Response holds a JSON
+// object; on failure the error is a *bff.Error whose Code says why:
+// CodeTimeout or CodeCanceled when ctx ended (see bff.ContextError),
+// CodeUnavailable when the connection failed, CodeNotFound for 404,
+// CodeUpstreamStatus for any other non-2xx status, and CodeBadResponse for
+// malformed JSON or a body over MaxBody.
+func (c *Client) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+call.Path, nil)
+	if err != nil {
+		return bff.Response{}, bff.Errorf(c.name, bff.CodeUnavailable, err, "invalid request URL")
+	}
+	// Header keys are already canonical; assigning the map skips Set's work.
+	req.Header = http.Header{
+		"Accept":       {"application/json"},
+		"X-Request-Id": {call.RequestID},
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return bff.Response{}, c.transportError(ctx, err, "connection failed")
+	}
+	defer resp.Body.Close()
+
+	switch {
+	case resp.StatusCode == http.StatusNoContent:
+		return bff.Response{Body: emptyItems}, nil
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return c.readBody(ctx, resp)
+	default:
+		drain(resp.Body)
+		return bff.Response{}, c.statusError(resp)
+	}
+}
+
+func (c *Client) statusError(resp *http.Response) *bff.Error {
+	code := bff.CodeUpstreamStatus
+	msg := "upstream answered " + resp.Status
+	if resp.StatusCode == http.StatusNotFound {
+		code, msg = bff.CodeNotFound, "not found"
+	}
+	e := bff.Errorf(c.name, code, nil, "%s", msg)
+	e.Status = resp.StatusCode
+	return e
+}
+
+func (c *Client) readBody(ctx context.Context, resp *http.Response) (bff.Response, error) {
+	if resp.ContentLength > c.maxBody {
+		return bff.Response{}, c.tooLarge()
+	}
+	body, err := readLimited(resp.Body, resp.ContentLength, c.maxBody)
+	if errors.Is(err, errTooLarge) {
+		return bff.Response{}, c.tooLarge()
+	}
+	if err != nil {
+		return bff.Response{}, c.transportError(ctx, err, "connection failed while reading the body")
+	}
+	norm, err := Normalize(body)
+	if err != nil {
+		return bff.Response{}, bff.Errorf(c.name, bff.CodeBadResponse, err, "malformed response")
+	}
+	return bff.Response{Body: norm}, nil
+}
+
+func (c *Client) tooLarge() *bff.Error {
+	return bff.Errorf(c.name, bff.CodeBadResponse, errTooLarge, "response body larger than %d bytes", c.maxBody)
+}
+
+// transportError classifies a failed round trip or body read: the context's
+// end (timeout or client gone) takes precedence over what the socket said.
+func (c *Client) transportError(ctx context.Context, err error, msg string) *bff.Error {
+	if ctx.Err() != nil {
+		return bff.ContextError(ctx, c.name, err)
+	}
+	return bff.Errorf(c.name, bff.CodeUnavailable, err, "%s", msg)
+}
+
+// readLimited reads r to EOF, failing with errTooLarge once more than max
+// bytes arrive. sizeHint (Content-Length, or -1) presizes the buffer.
+func readLimited(r io.Reader, sizeHint, max int64) ([]byte, error) {
+	size := int64(512)
+	if sizeHint >= 0 {
+		size = sizeHint + 1 // +1 so the final read sees EOF without growing
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > max {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// drain reads a little of an error body so the connection can be reused;
+// a larger body is abandoned and its connection closed.
+func drain(r io.Reader) { _, _ = io.CopyN(io.Discard, r, 4<<10) }
+
+// Normalize validates a 2xx body and returns it as a JSON object: an object
+// as it came (surrounding whitespace trimmed), an array as {"items":[...]},
+// and an empty body or null as {"items":[]}. Anything else, including a bare
+// string or number, is an error. The result may alias body.
+func Normalize(body []byte) ([]byte, error) {
+	t := trimJSONSpace(body)
+	if len(t) == 0 || string(t) == "null" {
+		return emptyItems, nil
+	}
+	if !json.Valid(t) {
+		return nil, errors.New("invalid JSON")
+	}
+	switch t[0] {
+	case '{':
+		return t, nil
+	case '[':
+		out := make([]byte, 0, len(t)+10)
+		out = append(out, `{"items":`...)
+		out = append(out, t...)
+		return append(out, '}'), nil
+	default:
+		return nil, fmt.Errorf("want a JSON object or array, got a JSON %s", kindOf(t[0]))
+	}
+}
+
+func kindOf(b byte) string {
+	switch b {
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	default:
+		return "number"
+	}
+}
+
+func trimJSONSpace(b []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}

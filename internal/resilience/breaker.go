@@ -1,0 +1,176 @@
+package resilience
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/pagebff/pagebff/internal/bff"
+)
+
+// ErrOpen is the detail of a call refused by an open (or saturated
+// half-open) breaker. gobreaker's ErrOpenState and ErrTooManyRequests are
+// translated to it here and never leak further.
+var ErrOpen = errors.New("circuit breaker open")
+
+// State is a breaker's state.
+type State uint8
+
+// Breaker states; the numbers are those of the bff_breaker_state metric.
+const (
+	StateClosed   State = 0
+	StateHalfOpen State = 1
+	StateOpen     State = 2
+)
+
+// String returns "closed", "half-open" or "open".
+func (s State) String() string {
+	switch s {
+	case StateClosed:
+		return "closed"
+	case StateHalfOpen:
+		return "half-open"
+	case StateOpen:
+		return "open"
+	default:
+		return "unknown"
+	}
+}
+
+func fromGobreaker(s gobreaker.State) State {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return StateHalfOpen
+	case gobreaker.StateOpen:
+		return StateOpen
+	default:
+		return StateClosed
+	}
+}
+
+// Transition is a breaker state change.
+type Transition struct {
+	Service  string
+	From, To State
+	At       time.Time
+}
+
+// Counts are the breaker's counters for the current window (closed) or
+// probe round (half-open); they reset on every state change.
+type Counts struct {
+	Requests             uint32 `json:"requests"`
+	Successes            uint32 `json:"successes"`
+	Failures             uint32 `json:"failures"`
+	Excluded             uint32 `json:"excluded"`
+	ConsecutiveSuccesses uint32 `json:"consecutive_successes"`
+	ConsecutiveFailures  uint32 `json:"consecutive_failures"`
+}
+
+// Breaker is a circuit breaker in front of next. It is safe for concurrent
+// use.
+//
+// Failures are service faults: timeouts, connection errors, 5xx, bad
+// responses. A 4xx answer (404 included) and a call cancelled because the
+// page's client went away are excluded: they count neither way, so neither
+// bad user ids nor impatient clients can open the breaker.
+type Breaker struct {
+	service string
+	cb      *gobreaker.CircuitBreaker[bff.Response]
+	next    bff.Fetcher
+	notify  func(Transition)
+
+	mu         sync.Mutex   // guards pending; never held while calling gobreaker
+	pending    []Transition // recorded under gobreaker's lock, reported after it
+	hasPending atomic.Bool  // lets the hot path skip mu when nothing is pending
+}
+
+var _ bff.Fetcher = (*Breaker)(nil)
+
+// NewBreaker returns a breaker named for service in front of next. notify,
+// if not nil, is told of every state change; it runs on a calling goroutine
+// after the breaker's lock is released, so it may log or block briefly.
+func NewBreaker(service string, cfg BreakerConfig, next bff.Fetcher, notify func(Transition)) *Breaker {
+	b := &Breaker{service: service, next: next, notify: notify}
+	b.cb = gobreaker.NewCircuitBreaker[bff.Response](gobreaker.Settings{
+		Name:         service,
+		MaxRequests:  cfg.HalfOpenRequests,
+		Interval:     cfg.Interval,
+		BucketPeriod: cfg.Interval / 10,
+		Timeout:      cfg.OpenTimeout,
+		ReadyToTrip:  readyToTrip(cfg),
+		IsExcluded:   excluded,
+		// gobreaker calls this with its mutex held: only record here.
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			b.mu.Lock()
+			b.pending = append(b.pending, Transition{Service: service, From: fromGobreaker(from), To: fromGobreaker(to), At: time.Now()})
+			b.hasPending.Store(true)
+			b.mu.Unlock()
+		},
+	})
+	return b
+}
+
+func readyToTrip(cfg BreakerConfig) func(gobreaker.Counts) bool {
+	return func(c gobreaker.Counts) bool {
+		if cfg.ConsecutiveFailures > 0 && c.ConsecutiveFailures >= cfg.ConsecutiveFailures {
+			return true
+		}
+		counted := c.TotalSuccesses + c.TotalFailures
+		return cfg.FailureRatio > 0 && counted >= cfg.MinRequests &&
+			float64(c.TotalFailures) >= cfg.FailureRatio*float64(counted)
+	}
+}
+
+func excluded(err error) bool {
+	e, ok := errors.AsType[*bff.Error](err)
+	return ok && (e.ClientError() || e.Code == bff.CodeCanceled)
+}
+
+// Fetch calls next unless the breaker is open, in which case it answers at
+// once with a CodeCircuitOpen *bff.Error wrapping ErrOpen.
+func (b *Breaker) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
+	resp, err := b.cb.Execute(func() (bff.Response, error) { return b.next.Fetch(ctx, call) })
+	b.flush()
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return resp, bff.Errorf(b.service, bff.CodeCircuitOpen, ErrOpen, "circuit breaker open")
+	}
+	return resp, err
+}
+
+// flush reports recorded transitions outside gobreaker's lock.
+func (b *Breaker) flush() {
+	if !b.hasPending.Load() {
+		return
+	}
+	b.mu.Lock()
+	ts := b.pending
+	b.pending = nil
+	b.hasPending.Store(false)
+	b.mu.Unlock()
+	if b.notify != nil {
+		for _, t := range ts {
+			b.notify(t)
+		}
+	}
+}
+
+// State returns the breaker's current state. Reading it may move an open
+// breaker whose open_timeout has passed to half-open.
+func (b *Breaker) State() State {
+	s := fromGobreaker(b.cb.State())
+	b.flush()
+	return s
+}
+
+// Counts returns the breaker's current counters.
+func (b *Breaker) Counts() Counts {
+	c := b.cb.Counts()
+	return Counts{
+		Requests: c.Requests, Successes: c.TotalSuccesses, Failures: c.TotalFailures, Excluded: c.TotalExclusions,
+		ConsecutiveSuccesses: c.ConsecutiveSuccesses, ConsecutiveFailures: c.ConsecutiveFailures,
+	}
+}
