@@ -1,0 +1,190 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pagebff/pagebff/internal/bff"
+	"github.com/pagebff/pagebff/internal/cache"
+	"github.com/pagebff/pagebff/internal/downstream"
+	"github.com/pagebff/pagebff/internal/httpapi"
+	"github.com/pagebff/pagebff/internal/page"
+	"github.com/pagebff/pagebff/internal/resilience"
+)
+
+// Service is one section's resolved settings, defaults already applied.
+type Service struct {
+	// Name is the section name; it is also the section's JSON key.
+	Name       string
+	Downstream downstream.Config
+	Breaker    resilience.BreakerConfig
+	Hedge      resilience.HedgeConfig
+	Cache      cache.Config
+}
+
+// Config is pagebff's whole configuration. Build it with Default or Load.
+type Config struct {
+	// Server holds server.* and admin.token (as AdminToken).
+	Server httpapi.Config
+	Page   page.Config
+	// Services holds the enabled services: user, catalog and activity first
+	// (those that are enabled), then any others sorted by name.
+	Services []Service
+	// CacheBackend is cache.backend; only "memory" is available in this
+	// build.
+	CacheBackend string
+	// RedisURL is cache.redis_url, for the Redis backend.
+	RedisURL string
+	// LogLevel is log.level: debug, info, warn or error.
+	LogLevel string
+}
+
+// builtinServices are the services every configuration has unless one is
+// switched off, in page order, with their default paths.
+var builtinServices = []struct{ name, path string }{
+	{"user", "/users/{user_id}"},
+	{"catalog", "/items"},
+	{"activity", "/users/{user_id}/activity"},
+}
+
+// builtinPath returns the default path of a built-in service, or "" for any
+// other name: an extra service has to set its own.
+func builtinPath(name string) string {
+	for _, b := range builtinServices {
+		if b.name == name {
+			return b.path
+		}
+	}
+	return ""
+}
+
+// Default returns the built-in configuration, the values documented in
+// config/bff.yaml. The services have no URL.
+func Default() Config {
+	c := Config{
+		Server: httpapi.Config{
+			Addr:            ":8080",
+			MaxInflight:     10000,
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Page:         page.Config{Timeout: 500 * time.Millisecond},
+		CacheBackend: "memory",
+		LogLevel:     "info",
+	}
+	for _, b := range builtinServices {
+		c.Services = append(c.Services, defaultService().named(b.name, b.path))
+	}
+	return c
+}
+
+// defaultService returns the per-service defaults, without name, URL or path.
+func defaultService() Service {
+	return Service{
+		Downstream: downstream.Config{
+			Timeout: 300 * time.Millisecond,
+			MaxBody: 1 << 20,
+		},
+		Breaker: resilience.BreakerConfig{
+			ConsecutiveFailures: 5,
+			FailureRatio:        0.5,
+			MinRequests:         20,
+			Interval:            10 * time.Second,
+			OpenTimeout:         5 * time.Second,
+			HalfOpenRequests:    1,
+		},
+		Hedge: resilience.HedgeConfig{Enabled: true, BudgetPercent: 10},
+		Cache: cache.Config{Enabled: true, StaleTTL: 10 * time.Minute, MaxEntries: 100000},
+	}
+}
+
+// named returns s as the service called name, with the given default path.
+func (s Service) named(name, path string) Service {
+	s.Name = name
+	s.Downstream.Name = name
+	s.Downstream.Path = path
+	return s
+}
+
+// Validate reports every invalid value and relation at once, joined with
+// errors.Join; each leaf is a *bff.FieldError keyed with the full dotted key.
+// Unless demo is set, every service needs a URL.
+func (c Config) Validate(demo bool) error {
+	errs := []error{
+		bff.PrefixKeys("server.", c.Server.Validate()),
+		bff.PrefixKeys("page.", c.Page.Validate()),
+		c.validateCacheBackend(),
+		c.validateLogLevel(),
+	}
+	seen := make(map[string]bool)
+	for _, s := range c.Services {
+		if seen[s.Name] {
+			errs = append(errs, bff.Invalid("services."+s.Name, s.Name, "each service name once"))
+		}
+		seen[s.Name] = true
+		errs = append(errs, s.validate(c.Page.Timeout, demo))
+	}
+	return errors.Join(bff.Flatten(errors.Join(errs...))...)
+}
+
+func (c Config) validateCacheBackend() error {
+	switch c.CacheBackend {
+	case "memory":
+		return nil
+	case "redis":
+		return bff.Invalid("cache.backend", c.CacheBackend, `"memory" (the Redis backend is not available in this build)`)
+	}
+	return bff.Invalid("cache.backend", c.CacheBackend, `"memory" or "redis"`)
+}
+
+func (c Config) validateLogLevel() error {
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+		return nil
+	}
+	return bff.Invalid("log.level", c.LogLevel, "debug, info, warn or error")
+}
+
+// validate checks one service, keyed under services.<name>.
+func (s Service) validate(pageTimeout time.Duration, demo bool) error {
+	if err := checkName(s.Name); err != nil {
+		return err
+	}
+	p := "services." + s.Name + "."
+	errs := []error{
+		bff.PrefixKeys(p, s.Downstream.Validate()),
+		bff.PrefixKeys(p+"breaker.", s.Breaker.Validate()),
+		bff.PrefixKeys(p+"hedge.", s.Hedge.Validate(s.Downstream.Timeout)),
+		bff.PrefixKeys(p+"cache.", s.Cache.Validate()),
+	}
+	if t := s.Downstream.Timeout; pageTimeout > 0 && t > pageTimeout {
+		errs = append(errs, bff.Invalid(p+"timeout", t.String(),
+			fmt.Sprintf("a duration no longer than page.timeout (%s)", pageTimeout)))
+	}
+	if s.Downstream.URL == "" && !demo {
+		errs = append(errs, bff.Invalid(p+"url", nil, fmt.Sprintf(
+			"%s is not set (or %surl in the config file); set it, or run with --demo", urlEnv(s.Name), p)))
+	}
+	return errors.Join(errs...)
+}
+
+// nameRE is what a service name may look like: it becomes a JSON key, a
+// metric label and part of environment variable names.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// checkName reports a service name that does not fit nameRE or is "meta",
+// which the page response uses for itself.
+func checkName(name string) error {
+	if nameRE.MatchString(name) && name != "meta" {
+		return nil
+	}
+	return bff.Invalid("services."+name, name, `a service name matching ^[a-z][a-z0-9_]{0,31}$, other than "meta"`)
+}
+
+// urlEnv returns the environment variable holding a service's base URL,
+// e.g. USER_SERVICE_URL.
+func urlEnv(name string) string {
+	return strings.ToUpper(name) + "_SERVICE_URL"
+}
