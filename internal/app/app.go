@@ -126,7 +126,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 	a.server.SetReady(false)
 	drain := a.cfg.Server.DrainDelay
-	a.log.Info("shutting down", slog.Duration("drain_delay", drain), slog.Duration("shutdown_timeout", a.cfg.Server.ShutdownTimeout))
+	a.log.Info("shutting down", slog.String("drain_delay", drain.String()), slog.String("shutdown_timeout", a.cfg.Server.ShutdownTimeout.String()))
 	if drain > 0 {
 		t := time.NewTimer(drain)
 		select {

@@ -26,7 +26,7 @@ type Client struct {
 	name    string
 	base    string // base URL without trailing slash
 	maxBody int64
-	tr      *http.Transport
+	tr      *http.Transport // nil when Config.Transport was given
 	hc      *http.Client
 }
 
@@ -35,14 +35,17 @@ var _ bff.Fetcher = (*Client)(nil)
 // New returns a Client for the service described by cfg, with its own
 // connection pool. Call Close when the client is retired.
 func New(cfg Config) *Client {
-	tr := NewTransport(cfg.Timeout)
-	return &Client{
+	c := &Client{
 		name:    cfg.Name,
 		base:    strings.TrimRight(cfg.URL, "/"),
 		maxBody: cfg.MaxBody,
-		tr:      tr,
-		hc:      &http.Client{Transport: tr},
+		hc:      &http.Client{Transport: cfg.Transport},
 	}
+	if cfg.Transport == nil {
+		c.tr = NewTransport(cfg.Timeout)
+		c.hc.Transport = c.tr
+	}
+	return c
 }
 
 // NewTransport returns a transport tuned for many concurrent calls to one
@@ -64,7 +67,11 @@ func NewTransport(timeout time.Duration) *http.Transport {
 }
 
 // Close releases the client's idle connections.
-func (c *Client) Close() { c.tr.CloseIdleConnections() }
+func (c *Client) Close() {
+	if c.tr != nil {
+		c.tr.CloseIdleConnections()
+	}
+}
 
 // Fetch performs GET base+call.Path. On success the Response holds a JSON
 // object; on failure the error is a *bff.Error whose Code says why:

@@ -2,6 +2,7 @@ package downstream
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ type Config struct {
 	// MaxBody is the largest body accepted, in bytes; a longer one is a
 	// bad_response and is read no further.
 	MaxBody int64
+	// Transport, if not nil, replaces the client's own tuned transport. It
+	// is for tests and benchmarks; the config file cannot set it.
+	Transport http.RoundTripper
 }
 
 // Validate reports every invalid field at once as *bff.FieldError values keyed

@@ -1,0 +1,47 @@
+# pagebff — see README.md. Only Go is needed; tools go to ./bin.
+GO          ?= go
+BIN         := $(CURDIR)/bin
+STATICCHECK := $(BIN)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+FUZZTIME    ?= 10s
+BENCHTIME   ?= 2s
+BENCHCOUNT  ?= 1
+
+.PHONY: all build demo test bench lint fuzz clean
+
+all: lint test build
+
+## build: the pagebff binary, bin/bff
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/bff ./cmd/bff
+
+## demo: pagebff on :8080 with built-in fake User, Catalog and Activity services
+demo:
+	$(GO) run ./cmd/bff --demo
+
+## test: vet, then every test with the race detector
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+## bench: Go benchmarks (page cost, allocations); BENCHCOUNT=10 for benchstat
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...
+
+## lint: gofmt, go vet, staticcheck
+lint: $(STATICCHECK)
+	@out="$$(gofmt -l cmd internal)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+## fuzz: each fuzz target for FUZZTIME
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzValidUserID$$' -fuzztime $(FUZZTIME) ./internal/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzValidRequestID$$' -fuzztime $(FUZZTIME) ./internal/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME) ./internal/page
+
+$(STATICCHECK):
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+clean:
+	rm -rf $(BIN)

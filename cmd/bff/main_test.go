@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/pagebff/pagebff/internal/testutil"
+)
+
+// TestMain removes the built binary and fails on leaked goroutines.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binBuilt.Load() {
+		bin, _ := buildBinary()
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// logWatcher reads JSON log lines and hands out the listening address.
+type logWatcher struct {
+	addr  chan string
+	mu    sync.Mutex
+	lines []string // guarded by mu
+}
+
+func watchLogs(t *testing.T, r io.Reader) *logWatcher {
+	t.Helper()
+	w := &logWatcher{addr: make(chan string, 1)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			line := sc.Text()
+			w.mu.Lock()
+			w.lines = append(w.lines, line)
+			w.mu.Unlock()
+			var m struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "listening" {
+				w.addr <- m.Addr
+			}
+		}
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	t.Cleanup(func() { <-done })
+	return w
+}
+
+func (w *logWatcher) listening(t *testing.T) string {
+	t.Helper()
+	select {
+	case a := <-w.addr:
+		return "http://" + a
+	case <-time.After(20 * time.Second):
+		t.Fatalf("never logged listening; logs:\n%s", strings.Join(w.all(), "\n"))
+		return ""
+	}
+}
+
+func (w *logWatcher) all() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.lines...)
+}
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func getPage(t *testing.T, base string) (int, map[string]json.RawMessage) {
+	t.Helper()
+	resp, err := http.Get(base + "/v1/pages/home?user_id=abc")
+	if err != nil {
+		t.Fatalf("get page: %v", err)
+	}
+	defer resp.Body.Close()
+	var page map[string]json.RawMessage
+	_ = json.NewDecoder(resp.Body).Decode(&page)
+	return resp.StatusCode, page
+}
+
+// The demo serves a full page from its built-in services, and run returns
+// nil when its context ends.
+func TestRunDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	logs := watchLogs(t, pr)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"--demo"}, env(map[string]string{"BFF_ADDR": "127.0.0.1:0"}), pw, io.Discard)
+		pw.Close()
+	}()
+	base := logs.listening(t)
+
+	status, page := getPage(t, base)
+	if status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	var meta struct {
+		Degraded bool
+		Sections map[string]struct{ Status string }
+	}
+	_ = json.Unmarshal(page["meta"], &meta)
+	for _, s := range []string{"user", "catalog", "activity"} {
+		if meta.Sections[s].Status != "ok" {
+			t.Errorf("demo section %s: %s; page %s", s, meta.Sections[s].Status, page[s])
+		}
+	}
+	if !strings.Contains(string(page["user"]), `"id":"abc"`) {
+		t.Errorf("demo user section = %s", page["user"])
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("run returned %v after shutdown, want nil", err)
+	}
+}
+
+// Bad start-up input is refused with a message that says what to fix.
+func TestRunRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	badFile := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(badFile, []byte("services:\n  user:\n    timeot: 1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	urls := map[string]string{
+		"BFF_ADDR":             "127.0.0.1:0",
+		"USER_SERVICE_URL":     "http://127.0.0.1:1",
+		"CATALOG_SERVICE_URL":  "http://127.0.0.1:1",
+		"ACTIVITY_SERVICE_URL": "http://127.0.0.1:1",
+	}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range urls {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{name: "no service URLs", env: map[string]string{"BFF_ADDR": "127.0.0.1:0"},
+			want: []string{"USER_SERVICE_URL", "CATALOG_SERVICE_URL", "ACTIVITY_SERVICE_URL", "--demo"}},
+		{name: "bad timeout from env", env: with(map[string]string{"BFF_SERVICES_USER_TIMEOUT": "soon"}),
+			want: []string{"services.user.timeout", `"soon"`, "duration"}},
+		{name: "two problems at once", env: with(map[string]string{"BFF_PAGE_TIMEOUT": "0s", "BFF_DEFAULTS_BREAKER_FAILURE_RATIO": "2"}),
+			want: []string{"page.timeout", "failure_ratio", "2"}},
+		{name: "unknown key in file", args: []string{"--config", badFile}, env: urls, want: []string{"services.user.timeot", "unknown key"}},
+		{name: "missing config file", args: []string{"--config", filepath.Join(dir, "nope.yaml")}, env: urls, want: []string{"nope.yaml"}},
+		{name: "bad service URL", env: with(map[string]string{"USER_SERVICE_URL": "localhost:9000"}), want: []string{"services.user.url", "localhost:9000"}},
+		{name: "unknown flag", args: []string{"--nope"}, env: urls, want: []string{"nope"}},
+		{name: "address in use", env: with(map[string]string{"BFF_ADDR": "256.0.0.1:80"}), want: []string{"listen on 256.0.0.1:80"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.args, env(tt.env), io.Discard, io.Discard)
+			if err == nil {
+				t.Fatal("run started; want a refusal")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// binBuilt records that buildBinary ran, so TestMain does not build just to
+// clean up.
+var binBuilt atomic.Bool
+
+// buildBinary builds cmd/bff once per test binary run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	binBuilt.Store(true)
+	dir, err := os.MkdirTemp("", "bff-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "bff")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", errors.New(string(out))
+	}
+	return bin, nil
+})
+
+// The real binary: SIGTERM turns /readyz to 503 at once, keeps serving for
+// drain_delay, lets the in-flight page finish, and exits 0.
+func TestBinaryGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+
+	tests := []struct {
+		name  string
+		drain time.Duration
+	}{
+		{name: "no drain delay", drain: 0},
+		{name: "with drain delay", drain: 700 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			arrived := make(chan struct{}, 1)
+			slowUser := func(w http.ResponseWriter, r *http.Request) {
+				arrived <- struct{}{}
+				testutil.Slow(250*time.Millisecond, testutil.JSON(`{"id":"abc"}`))(w, r)
+			}
+			user := testutil.NewService(t, slowUser)
+			other := testutil.NewService(t, testutil.JSON(`[]`))
+
+			cmd := exec.Command(bin)
+			cmd.Env = append(os.Environ(),
+				"BFF_ADDR=127.0.0.1:0",
+				"BFF_CONFIG=",
+				"USER_SERVICE_URL="+user.URL,
+				"CATALOG_SERVICE_URL="+other.URL,
+				"ACTIVITY_SERVICE_URL="+other.URL,
+				"BFF_SERVER_DRAIN_DELAY="+tt.drain.String(),
+			)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			logs := watchLogs(t, stdout)
+			base := logs.listening(t)
+
+			if code := statusOf(t, base+"/readyz"); code != 200 {
+				t.Fatalf("/readyz = %d before SIGTERM, want 200", code)
+			}
+			type result struct {
+				status int
+				page   map[string]json.RawMessage
+			}
+			inflight := make(chan result, 1)
+			go func() {
+				s, p := getPage(t, base)
+				inflight <- result{s, p}
+			}()
+			<-arrived
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if tt.drain > 0 {
+				// Still serving while draining, but no longer ready.
+				eventuallyStatus(t, base+"/readyz", 503)
+				if code := statusOf(t, base+"/healthz"); code != 200 {
+					t.Errorf("/healthz while draining = %d, want 200", code)
+				}
+			}
+			r := <-inflight
+			if r.status != 200 || !strings.Contains(string(r.page["user"]), `"id":"abc"`) {
+				t.Fatalf("in-flight page: status %d, user %s; want 200 with data", r.status, r.page["user"])
+			}
+			waitErr := make(chan error, 1)
+			go func() { waitErr <- cmd.Wait() }()
+			select {
+			case err := <-waitErr:
+				if err != nil {
+					t.Fatalf("bff exited with %v, want 0; stderr: %s", err, stderr.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("bff did not exit after SIGTERM")
+			}
+			if !strings.Contains(strings.Join(logs.all(), "\n"), `"msg":"stopped"`) {
+				t.Errorf("no stopped log line:\n%s", strings.Join(logs.all(), "\n"))
+			}
+		})
+	}
+}
+
+// The real binary refuses bad configuration: stderr names the problem and
+// the exit status is non-zero.
+func TestBinaryRefusesBadConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "BFF_CONFIG=", "USER_SERVICE_URL=", "CATALOG_SERVICE_URL=", "ACTIVITY_SERVICE_URL=", "BFF_DEFAULTS_TIMEOUT=300")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("bff with bad config: %v, want a non-zero exit", err)
+	}
+	for _, w := range []string{"USER_SERVICE_URL", "defaults.timeout", `"300"`} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("stderr does not mention %s:\n%s", w, stderr.String())
+		}
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("start-up error leaked to stdout: %s", stdout.String())
+	}
+}
+
+func statusOf(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func eventuallyStatus(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for statusOf(t, url) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never answered %d", url, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
