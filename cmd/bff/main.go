@@ -75,7 +75,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
-	a := app.New(cfg, log)
+	a, err := app.New(cfg, log)
+	if err != nil {
+		return err
+	}
 	defer a.Close()
 	return a.Serve(ctx, ln)
 }

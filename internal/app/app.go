@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pagebff/pagebff/internal/bff"
+	"github.com/pagebff/pagebff/internal/cache"
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/downstream"
 	"github.com/pagebff/pagebff/internal/httpapi"
@@ -29,19 +30,27 @@ type App struct {
 }
 
 // service is one section's call pipeline and the parts it is built from.
+// hedger and stale are nil when switched off in the config.
 type service struct {
-	name    string
-	client  *downstream.Client
-	breaker *resilience.Breaker
-	fetcher bff.Fetcher
+	name      string
+	client    *downstream.Client
+	hedger    *resilience.Hedger
+	breaker   *resilience.Breaker
+	coalescer *resilience.Coalescer
+	stale     *cache.Stale
+	fetcher   bff.Fetcher
 }
 
 // New builds an App from a validated cfg. It starts nothing.
-func New(cfg config.Config, log *slog.Logger) *App {
+func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log}
 	sections := make([]page.Section, 0, len(cfg.Services))
 	for _, sc := range cfg.Services {
-		svc := newService(sc, log)
+		svc, err := newService(sc, log)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
 		a.services = append(a.services, svc)
 		sections = append(sections, page.Section{
 			Name:    sc.Name,
@@ -51,24 +60,72 @@ func New(cfg config.Config, log *slog.Logger) *App {
 	}
 	a.pages.Store(page.New(cfg.Page, sections))
 	a.server = httpapi.New(cfg.Server, renderer{a}, log)
-	return a
+	return a, nil
 }
 
-// newService builds one service's pipeline, outermost first:
-// Timeout → Breaker → HTTP client. The stale cache and coalescing wrap the
-// Timeout; hedging sits between the Breaker and the client.
-func newService(sc config.Service, log *slog.Logger) *service {
-	client := downstream.New(sc.Downstream)
-	br := resilience.NewBreaker(sc.Name, sc.Breaker, client, func(t resilience.Transition) {
+// newService builds one service's pipeline; a call goes through, outermost
+// first:
+//
+//	stale cache → coalescing → Timeout → Breaker → hedge → HTTP client
+//
+// The cache sees every outcome; identical calls share one trip through the
+// rest; the timeout bounds the shared call, hedges included; the breaker
+// sees one result per call whatever the hedging did, and hedging never
+// starts while the breaker is not closed.
+func newService(sc config.Service, log *slog.Logger) (*service, error) {
+	s := &service{name: sc.Name, client: downstream.New(sc.Downstream)}
+	var f bff.Fetcher = s.client
+	if sc.Hedge.Enabled {
+		s.hedger = resilience.NewHedger(sc.Name, sc.Hedge, sc.Downstream.Timeout, f, nil)
+		f = s.hedger
+	}
+	s.breaker = resilience.NewBreaker(sc.Name, sc.Breaker, f, func(t resilience.Transition) {
 		log.Warn("breaker state change", slog.String("service", t.Service),
 			slog.String("from", t.From.String()), slog.String("to", t.To.String()))
 	})
-	return &service{
-		name:    sc.Name,
-		client:  client,
-		breaker: br,
-		fetcher: resilience.Timeout(sc.Name, sc.Downstream.Timeout, br),
+	if s.hedger != nil {
+		br := s.breaker
+		s.hedger.SetGate(func() bool { return br.State() == resilience.StateClosed })
 	}
+	f = resilience.Timeout(sc.Name, sc.Downstream.Timeout, s.breaker)
+	s.coalescer = resilience.NewCoalescer(sc.Name, f)
+	f = s.coalescer
+	if sc.Cache.Enabled {
+		store, err := cache.NewMemory(sc.Cache.MaxEntries)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", sc.Name, err)
+		}
+		s.stale = cache.NewStale(sc.Cache.StaleTTL, store, f, nil)
+		f = s.stale
+	}
+	s.fetcher = f
+	return s, nil
+}
+
+// Stats are a service's resilience figures.
+type Stats struct {
+	HedgesSent  int64
+	HedgesWon   int64
+	StaleServed int64
+	Coalesced   int64
+}
+
+// Stats returns the named service's figures; ok is false for an unknown name.
+func (a *App) Stats(name string) (st Stats, ok bool) {
+	for _, s := range a.services {
+		if s.name != name {
+			continue
+		}
+		if s.hedger != nil {
+			st.HedgesSent, st.HedgesWon = s.hedger.Stats()
+		}
+		if s.stale != nil {
+			st.StaleServed = s.stale.Served()
+		}
+		st.Coalesced = s.coalescer.Shared()
+		return st, true
+	}
+	return Stats{}, false
 }
 
 // renderer renders with the App's current assembler.

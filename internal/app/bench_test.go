@@ -39,8 +39,7 @@ func BenchmarkPage(b *testing.B) {
 	catalog := testutil.NewService(b, testutil.JSON(catalogBody))
 	activity := testutil.NewService(b, testutil.JSON(activityBody))
 	cfg := benchConfig(map[string]string{"user": user.URL, "catalog": catalog.URL, "activity": activity.URL}, nil)
-	a := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	defer a.Close()
+	a := newBenchApp(b, cfg)
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -76,8 +75,7 @@ func BenchmarkPageOwnWork(b *testing.B) {
 	bodies := map[string]string{"user": userBody, "catalog": catalogBody, "activity": activityBody}
 	canned := cannedTransport(func(r *http.Request) string { return bodies[r.URL.Host] })
 	cfg := benchConfig(map[string]string{"user": "http://user", "catalog": "http://catalog", "activity": "http://activity"}, canned)
-	a := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	defer a.Close()
+	a := newBenchApp(b, cfg)
 	h := a.Handler()
 	req := httptest.NewRequest(http.MethodGet, "/v1/pages/home?user_id=abc", nil)
 
@@ -137,3 +135,13 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 func (w *discardWriter) WriteHeader(code int) { w.status = code }
+
+func newBenchApp(b *testing.B, cfg config.Config) *app.App {
+	b.Helper()
+	a, err := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(a.Close)
+	return a
+}

@@ -67,7 +67,10 @@ func newFixture(t *testing.T, h handlers, tweak func(*config.Config)) *fixture {
 		t.Fatalf("test config invalid: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f.app = app.New(cfg, log)
+	var err error
+	if f.app, err = app.New(cfg, log); err != nil {
+		t.Fatal(err)
+	}
 	f.srv = httptest.NewServer(f.app.Handler())
 	t.Cleanup(f.app.Close)
 	t.Cleanup(f.srv.Close)

@@ -73,3 +73,10 @@ type FetcherFunc func(ctx context.Context, call Call) (Response, error)
 func (f FetcherFunc) Fetch(ctx context.Context, call Call) (Response, error) { return f(ctx, call) }
 
 var _ Fetcher = FetcherFunc(nil)
+
+// Fallback is implemented by a Fetcher that can answer a call from what it
+// already holds, without calling out (the stale cache). The page asks it for
+// sections still running when the page deadline passes.
+type Fallback interface {
+	Fallback(call Call) (Response, bool)
+}

@@ -119,10 +119,28 @@ collect:
 	}
 	for i, ok := range got {
 		if !ok {
-			results[i] = result{i: i, err: bff.ContextError(ctx, a.sections[i].Name, nil), latency: time.Since(start)}
+			results[i] = a.unfinished(ctx, i, start, userID, requestID)
 		}
 	}
 	return a.assemble(results, requestID)
+}
+
+// unfinished reports a section still running when ctx ended: a timeout at
+// the page deadline, answered from the section's stale cache when it has one,
+// or canceled when the client went away.
+func (a *Assembler) unfinished(ctx context.Context, i int, start time.Time, userID, requestID string) result {
+	s := a.sections[i]
+	r := result{i: i, err: bff.ContextError(ctx, s.Name, nil), latency: time.Since(start)}
+	if fb, ok := s.Fetcher.(bff.Fallback); ok && bff.CodeOf(r.err) == bff.CodeTimeout {
+		if resp, ok := fb.Fallback(a.call(s, userID, requestID)); ok {
+			r.resp = resp
+		}
+	}
+	return r
+}
+
+func (a *Assembler) call(s Section, userID, requestID string) bff.Call {
+	return bff.Call{Service: s.Name, Path: s.Path(userID), RequestID: requestID}
 }
 
 func (a *Assembler) fetch(ctx context.Context, ch chan<- result, i int, start time.Time, userID, requestID string) {
@@ -133,7 +151,7 @@ func (a *Assembler) fetch(ctx context.Context, ch chan<- result, i int, start ti
 			ch <- result{i: i, err: bff.Errorf(s.Name, bff.CodeUnavailable, fmt.Errorf("panic: %v", p), "internal error"), latency: time.Since(start)}
 		}
 	}()
-	resp, err := s.Fetcher.Fetch(ctx, bff.Call{Service: s.Name, Path: s.Path(userID), RequestID: requestID})
+	resp, err := s.Fetcher.Fetch(ctx, a.call(s, userID, requestID))
 	ch <- result{i: i, resp: resp, err: err, latency: time.Since(start)}
 }
 

@@ -1,0 +1,104 @@
+package resilience
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pagebff/pagebff/internal/bff"
+)
+
+// Coalescer makes concurrent identical calls (same service and resolved
+// path, bff.Call.Key) share one call to next. It is safe for concurrent use.
+//
+// The shared call runs detached from the page that started it, so one
+// client going away does not fail the others; it carries the starting
+// page's X-Request-Id, and is bounded by the service's own timeout, which
+// the Timeout policy under the Coalescer applies. Each caller waits at most
+// until its own context ends. When the last caller waiting for a shared call
+// has gone, the call is cancelled: nobody wants its answer, and a call
+// abandoned by its clients must not count against the breaker.
+//
+// golang.org/x/sync/singleflight shares calls the same way but cannot cancel
+// one when all its callers leave, hence this small equivalent.
+type Coalescer struct {
+	service string
+	next    bff.Fetcher
+	shared  atomic.Int64
+
+	mu      sync.Mutex
+	flights map[string]*flight // guarded by mu
+}
+
+// flight is one shared call in progress.
+type flight struct {
+	done    chan struct{} // closed when resp and err are set
+	resp    bff.Response
+	err     error
+	waiters int // guarded by Coalescer.mu
+	cancel  context.CancelFunc
+}
+
+var _ bff.Fetcher = (*Coalescer)(nil)
+
+// NewCoalescer returns a Coalescer in front of next.
+func NewCoalescer(service string, next bff.Fetcher) *Coalescer {
+	return &Coalescer{service: service, next: next, flights: make(map[string]*flight)}
+}
+
+// Fetch joins an identical call in flight, or starts one.
+func (c *Coalescer) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
+	key := call.Key()
+	c.mu.Lock()
+	f, joined := c.flights[key]
+	if joined {
+		f.waiters++
+		c.mu.Unlock()
+		c.shared.Add(1)
+	} else {
+		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		f = &flight{done: make(chan struct{}), waiters: 1, cancel: cancel}
+		c.flights[key] = f
+		c.mu.Unlock()
+		go c.run(sctx, key, f, call)
+	}
+
+	select {
+	case <-f.done:
+		return f.resp, f.err
+	case <-ctx.Done():
+		c.mu.Lock()
+		f.waiters--
+		last := f.waiters == 0
+		if last && c.flights[key] == f {
+			delete(c.flights, key) // later callers start afresh
+		}
+		c.mu.Unlock()
+		if last {
+			f.cancel()
+		}
+		return bff.Response{}, bff.ContextError(ctx, c.service, ctx.Err())
+	}
+}
+
+func (c *Coalescer) run(ctx context.Context, key string, f *flight, call bff.Call) {
+	defer f.cancel()
+	defer close(f.done)
+	defer func() {
+		if p := recover(); p != nil {
+			f.resp, f.err = bff.Response{}, bff.Errorf(c.service, bff.CodeUnavailable, fmt.Errorf("panic: %v", p), "internal error")
+		}
+	}()
+	defer func() {
+		c.mu.Lock()
+		if c.flights[key] == f {
+			delete(c.flights, key)
+		}
+		c.mu.Unlock()
+	}()
+	f.resp, f.err = c.next.Fetch(ctx, call)
+}
+
+// Shared returns how many calls were answered by joining another's call.
+func (c *Coalescer) Shared() int64 { return c.shared.Load() }
