@@ -131,3 +131,47 @@ func TestServerTimingFormat(t *testing.T) {
 		t.Fatalf("ServerTiming = %q", got)
 	}
 }
+
+// fallbackFetcher hangs past any deadline and has a stale value at hand.
+type fallbackFetcher struct{ release chan struct{} }
+
+func (f fallbackFetcher) Fetch(ctx context.Context, c bff.Call) (bff.Response, error) {
+	<-f.release // ignores ctx: only the page deadline can end the wait
+	return bff.Response{}, bff.ContextError(ctx, c.Service, ctx.Err())
+}
+
+func (f fallbackFetcher) Fallback(c bff.Call) (bff.Response, bool) {
+	if c.Path != "/abc" {
+		return bff.Response{}, false
+	}
+	return bff.Response{Body: []byte(`{"cached":true}`), Source: bff.SourceCache, Age: time.Second}, true
+}
+
+// At the page deadline, a section still running is answered from its
+// Fallback (the stale cache) and reported as a stale timeout.
+func TestRenderDeadlineUsesFallback(t *testing.T) {
+	fb := fallbackFetcher{release: make(chan struct{})}
+	defer close(fb.release)
+	p := New(Config{Timeout: 30 * time.Millisecond}, sections(fixed(`{}`, nil), fb)).Render(context.Background(), "abc", "r")
+	o := p.Sections[1]
+	if !o.Stale || o.Code != bff.CodeTimeout || o.Age != time.Second {
+		t.Fatalf("outcome %+v, want a stale timeout", o)
+	}
+	if !strings.Contains(string(p.Body), `"catalog":{"cached":true,"stale":true,"error":"catalog: page deadline reached before the service answered"}`) {
+		t.Fatalf("page %s", p.Body)
+	}
+}
+
+// A section still running at the page deadline reads "page deadline".
+func TestRenderDeadlineMessage(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	stuck := bff.FetcherFunc(func(context.Context, bff.Call) (bff.Response, error) {
+		<-release
+		return bff.Response{}, nil
+	})
+	p := New(Config{Timeout: 30 * time.Millisecond}, sections(stuck)).Render(context.Background(), "abc", "r")
+	if !strings.Contains(string(p.Body), `"user":{"error":"user: page deadline reached before the service answered"}`) {
+		t.Fatalf("page %s", p.Body)
+	}
+}

@@ -97,3 +97,9 @@ func contextUntil(ctx context.Context, done <-chan struct{}) (context.Context, c
 	}()
 	return ctx, cancel
 }
+
+// Drop closes the connection without answering, like a crashed process or a
+// reset.
+func Drop() http.HandlerFunc {
+	return func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }
+}

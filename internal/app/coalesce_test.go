@@ -1,0 +1,114 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagebff/pagebff/internal/config"
+	"github.com/pagebff/pagebff/internal/testutil"
+)
+
+// noHedging isolates coalescing from hedging: with slow services a cold
+// hedger would add its own requests.
+func noHedging(c *config.Config) {
+	for i := range c.Services {
+		c.Services[i].Hedge.Enabled = false
+	}
+}
+
+// pagesAtOnce fetches the page for each user id concurrently.
+func pagesAtOnce(t *testing.T, f *fixture, users []string) []reply {
+	t.Helper()
+	out := make([]reply, len(users))
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = f.get(t, "/v1/pages/home?user_id="+u, "X-Request-Id", fmt.Sprintf("page-%d", i))
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Concurrent identical calls share one downstream request, which carries the
+// X-Request-Id of one of the pages.
+func TestCoalescing(t *testing.T) {
+	slow := func(body string) http.HandlerFunc { return testutil.Slow(150*time.Millisecond, testutil.JSON(body)) }
+	f := newFixture(t, handlers{user: slow(userBody), catalog: slow(catalogBody), activity: slow(activityBody)}, noHedging)
+
+	pages := pagesAtOnce(t, f, []string{"abc", "abc", "abc", "abc", "abc"})
+	for _, r := range pages {
+		for _, name := range []string{"user", "catalog", "activity"} {
+			assertSection(t, r.page, name, "ok", "")
+		}
+	}
+	for name, svc := range map[string]*testutil.Service{"user": f.user, "catalog": f.catalog, "activity": f.activity} {
+		if svc.Hits() != 1 {
+			t.Errorf("%s service got %d requests for 5 identical pages, want 1", name, svc.Hits())
+		}
+		if st, _ := f.app.Stats(name); st.Coalesced != 4 {
+			t.Errorf("%s coalesced %d calls, want 4", name, st.Coalesced)
+		}
+		id := svc.Requests()[0].Header.Get("X-Request-Id")
+		if len(id) < 6 || id[:5] != "page-" {
+			t.Errorf("%s shared call carried X-Request-Id %q, want one of the pages' ids", name, id)
+		}
+	}
+}
+
+// Different users share the catalog call but not their own.
+func TestCoalescingPerResolvedPath(t *testing.T) {
+	slow := func(body string) http.HandlerFunc { return testutil.Slow(150*time.Millisecond, testutil.JSON(body)) }
+	f := newFixture(t, handlers{user: slow(userBody), catalog: slow(catalogBody), activity: slow(activityBody)}, noHedging)
+	pagesAtOnce(t, f, []string{"u1", "u2", "u3"})
+	if f.catalog.Hits() != 1 || f.user.Hits() != 3 || f.activity.Hits() != 3 {
+		t.Fatalf("requests: catalog %d, user %d, activity %d; want 1, 3, 3", f.catalog.Hits(), f.user.Hits(), f.activity.Hits())
+	}
+}
+
+// One client going away does not cancel the shared call for the others.
+func TestCoalescedCallSurvivesOneClientLeaving(t *testing.T) {
+	var cancelled atomic.Bool
+	arrived := make(chan struct{}, 1)
+	user := func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-time.After(150 * time.Millisecond):
+			testutil.JSON(userBody)(w, r)
+		case <-r.Context().Done():
+			cancelled.Store(true)
+		}
+	}
+	f := newFixture(t, handlers{user: user}, noHedging)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	leaver := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/v1/pages/home?user_id=abc", nil)
+		resp, err := f.srv.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		leaver <- err
+	}()
+	<-arrived // the first page's call is in flight
+	stayer := make(chan reply, 1)
+	go func() { stayer <- f.get(t, "/v1/pages/home?user_id=abc") }()
+	eventually(t, "the second page joins", func() bool { st, _ := f.app.Stats("user"); return st.Coalesced == 1 })
+	cancel()
+	if err := <-leaver; err == nil {
+		t.Fatal("the leaving client got an answer")
+	}
+	r := <-stayer
+	assertSection(t, r.page, "user", "ok", "")
+	if cancelled.Load() || f.user.Hits() != 1 {
+		t.Fatalf("shared call cancelled=%v with %d requests; want one uncancelled call", cancelled.Load(), f.user.Hits())
+	}
+}

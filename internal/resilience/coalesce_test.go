@@ -1,0 +1,77 @@
+package resilience
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagebff/pagebff/internal/bff"
+)
+
+func TestCoalescerSharesAndCancelsWhenAllLeave(t *testing.T) {
+	var calls, cancelled atomic.Int64
+	release := make(chan struct{})
+	next := bff.FetcherFunc(func(ctx context.Context, c bff.Call) (bff.Response, error) {
+		calls.Add(1)
+		select {
+		case <-release:
+			return bff.Response{Body: []byte(`{}`)}, nil
+		case <-ctx.Done():
+			cancelled.Add(1)
+			return bff.Response{}, bff.ContextError(ctx, c.Service, ctx.Err())
+		}
+	})
+	c := NewCoalescer("user", next)
+	call := bff.Call{Service: "user", Path: "/users/a", RequestID: "first"}
+
+	// Five callers share one call; two leave early, the others still get it.
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range 5 {
+		ctx, cancel := context.WithCancel(context.Background())
+		if i < 2 {
+			time.AfterFunc(10*time.Millisecond, cancel)
+		} else {
+			defer cancel()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = c.Fetch(ctx, call)
+		}()
+	}
+	waitFor(t, func() bool { return c.Shared() == 4 })
+	time.Sleep(30 * time.Millisecond) // let the early two leave
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if want := bff.CodeOf(err); (i < 2) != (want == bff.CodeCanceled) || (i >= 2 && err != nil) {
+			t.Fatalf("caller %d: %v", i, err)
+		}
+	}
+	if calls.Load() != 1 || cancelled.Load() != 0 {
+		t.Fatalf("calls %d, cancelled %d; want one shared call, not cancelled", calls.Load(), cancelled.Load())
+	}
+
+	// When every caller leaves, the shared call is cancelled, and its
+	// cancellation reads as canceled (which the breaker excludes).
+	var sharedErr atomic.Value
+	hang := bff.FetcherFunc(func(ctx context.Context, c bff.Call) (bff.Response, error) {
+		<-ctx.Done()
+		err := bff.ContextError(ctx, c.Service, ctx.Err())
+		sharedErr.Store(err)
+		return bff.Response{}, err
+	})
+	c = NewCoalescer("user", hang)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := c.Fetch(ctx, bff.Call{Service: "user", Path: "/users/b"}); bff.CodeOf(err) != bff.CodeTimeout {
+		t.Fatalf("caller err = %v, want its own timeout", err)
+	}
+	waitFor(t, func() bool { return sharedErr.Load() != nil })
+	if err := sharedErr.Load().(error); bff.CodeOf(err) != bff.CodeCanceled {
+		t.Fatalf("shared call ended with %v, want canceled", err)
+	}
+}

@@ -1,0 +1,220 @@
+package resilience
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagebff/pagebff/internal/bff"
+)
+
+// clock is a settable clock for the budget.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestBudget(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	b := NewBudget(10, clk.now)
+
+	// A quiet service still gets the minimum allowance.
+	for i := range BudgetMinimum {
+		if !b.TryHedge() {
+			t.Fatalf("hedge %d refused within the minimum allowance", i+1)
+		}
+	}
+	if b.TryHedge() {
+		t.Fatal("hedge beyond the minimum allowance with no requests")
+	}
+
+	// 100 requests allow 10 hedges in the window (3 already used).
+	for range 100 {
+		b.Request()
+	}
+	granted := 0
+	for range 50 {
+		if b.TryHedge() {
+			granted++
+		}
+	}
+	if granted != 7 {
+		t.Fatalf("granted %d more hedges for 100 requests at 10%%, want 7", granted)
+	}
+
+	// Ten seconds later the window has slid past all of it.
+	clk.add(10 * time.Second)
+	if !b.TryHedge() {
+		t.Fatal("hedge refused after the window slid")
+	}
+
+	if NewBudget(0, clk.now).TryHedge() {
+		t.Fatal("budget_percent 0 allowed a hedge")
+	}
+}
+
+func TestEstimator(t *testing.T) {
+	e := NewEstimator(0.95)
+	if _, ok := e.Estimate(); ok {
+		t.Fatal("estimate before any sample")
+	}
+	// 1..1000ms, shuffled deterministically: the last 512 are what count.
+	for i := range 2000 {
+		e.Observe(time.Duration(1+(i*7919)%100) * time.Millisecond)
+	}
+	p95, ok := e.Estimate()
+	if !ok || p95 < 90*time.Millisecond || p95 > 100*time.Millisecond {
+		t.Fatalf("p95 = %v (%v), want ~95ms", p95, ok)
+	}
+	med, _ := e.Median()
+	if med < 45*time.Millisecond || med > 55*time.Millisecond {
+		t.Fatalf("median = %v, want ~50ms", med)
+	}
+	// Recent samples replace old ones: the window follows a shift.
+	for range 1024 {
+		e.Observe(5 * time.Millisecond)
+	}
+	if p95, _ := e.Estimate(); p95 != 5*time.Millisecond {
+		t.Fatalf("p95 after shift = %v, want 5ms", p95)
+	}
+}
+
+// fakeAttempts answers each attempt by its order: attempt i takes delays[i]
+// (or hangs until cancelled when delays[i] < 0).
+type fakeAttempts struct {
+	delays    []time.Duration
+	n         atomic.Int64
+	cancelled atomic.Int64
+	ids       sync.Map // attempt number -> request id
+}
+
+func (f *fakeAttempts) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
+	i := int(f.n.Add(1)) - 1
+	f.ids.Store(i, call.RequestID)
+	d := f.delays[min(i, len(f.delays)-1)]
+	var timeout <-chan time.Time
+	if d >= 0 {
+		timeout = time.After(d)
+	}
+	select {
+	case <-timeout:
+		return bff.Response{Body: []byte(`{"attempt":` + string(rune('0'+i)) + `}`)}, nil
+	case <-ctx.Done():
+		f.cancelled.Add(1)
+		return bff.Response{}, bff.ContextError(ctx, call.Service, ctx.Err())
+	}
+}
+
+func TestHedgeWinsAndLoserIsCancelled(t *testing.T) {
+	f := &fakeAttempts{delays: []time.Duration{-1, 5 * time.Millisecond}}
+	h := NewHedger("user", HedgeConfig{Enabled: true, Delay: 20 * time.Millisecond, BudgetPercent: 10}, 300*time.Millisecond, f, nil)
+	resp, err := h.Fetch(context.Background(), bff.Call{Service: "user", Path: "/users/a", RequestID: "rid"})
+	if err != nil || resp.Source != bff.SourceHedge || string(resp.Body) != `{"attempt":1}` {
+		t.Fatalf("Fetch = %s %v %v; want the hedge's answer", resp.Body, resp.Source, err)
+	}
+	waitFor(t, func() bool { return f.cancelled.Load() == 1 })
+	id0, _ := f.ids.Load(0)
+	id1, _ := f.ids.Load(1)
+	if id0 != "rid" || id1 != "rid" {
+		t.Fatalf("request ids %v %v, want the same on both attempts", id0, id1)
+	}
+	if sent, won := h.Stats(); sent != 1 || won != 1 {
+		t.Fatalf("stats sent %d won %d, want 1 1", sent, won)
+	}
+}
+
+func TestHedgeNotSent(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     HedgeConfig
+		gate    func() bool
+		timeout time.Duration // of the call's context; 0 = none
+	}{
+		{name: "fast first attempt", cfg: HedgeConfig{Delay: time.Second, BudgetPercent: 10}},
+		{name: "breaker not closed", cfg: HedgeConfig{Delay: 5 * time.Millisecond, BudgetPercent: 10}, gate: func() bool { return false }},
+		{name: "budget zero", cfg: HedgeConfig{Delay: 5 * time.Millisecond, BudgetPercent: 0}},
+		{name: "deadline too close", cfg: HedgeConfig{Delay: 29 * time.Millisecond, BudgetPercent: 10}, timeout: 30 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeAttempts{delays: []time.Duration{50 * time.Millisecond}}
+			h := NewHedger("user", tt.cfg, 300*time.Millisecond, f, nil)
+			if tt.gate != nil {
+				h.SetGate(tt.gate)
+			}
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			_, _ = h.Fetch(ctx, bff.Call{Service: "user"})
+			if n := f.n.Load(); n != 1 {
+				t.Fatalf("%d attempts, want 1", n)
+			}
+		})
+	}
+}
+
+// A first attempt that fails before the delay is the answer: hedging is not
+// a retry.
+func TestHedgeIsNotARetry(t *testing.T) {
+	var n atomic.Int64
+	failing := bff.FetcherFunc(func(context.Context, bff.Call) (bff.Response, error) {
+		n.Add(1)
+		return bff.Response{}, bff.Errorf("user", bff.CodeUpstreamStatus, nil, "upstream answered 500")
+	})
+	h := NewHedger("user", HedgeConfig{Delay: 50 * time.Millisecond, BudgetPercent: 100}, 300*time.Millisecond, failing, nil)
+	if _, err := h.Fetch(context.Background(), bff.Call{Service: "user"}); bff.CodeOf(err) != bff.CodeUpstreamStatus {
+		t.Fatalf("err = %v", err)
+	}
+	time.Sleep(80 * time.Millisecond)
+	if n.Load() != 1 {
+		t.Fatalf("%d attempts, want 1", n.Load())
+	}
+}
+
+func TestAutoDelay(t *testing.T) {
+	h := NewHedger("user", HedgeConfig{BudgetPercent: 10}, 300*time.Millisecond, nil, nil)
+	if d := h.Delay(); d != 150*time.Millisecond {
+		t.Fatalf("cold auto delay = %v, want half the timeout", d)
+	}
+	for range EstimatorMinSamples {
+		h.est.Observe(10 * time.Millisecond)
+	}
+	if d := h.Delay(); d != 10*time.Millisecond {
+		t.Fatalf("warm auto delay = %v, want 10ms", d)
+	}
+	for range 1024 {
+		h.est.Observe(time.Microsecond)
+	}
+	if d := h.Delay(); d != AutoFloor {
+		t.Fatalf("auto delay = %v, want the floor %v", d, AutoFloor)
+	}
+	for range 1024 {
+		h.est.Observe(time.Second)
+	}
+	if d := h.Delay(); d != 150*time.Millisecond {
+		t.Fatalf("auto delay = %v, want the ceiling", d)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never met")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
