@@ -24,9 +24,12 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
-## bench: Go benchmarks (page cost, allocations); BENCHCOUNT=10 for benchstat
+## bench: page cost and allocations (BENCHCOUNT=10 for benchstat), then the
+## tail-latency comparison, hedging off vs on (TAILPAGES pages at 250/s each)
+TAILPAGES ?= 3000
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...
+	$(GO) test -run '^$$' -bench '^BenchmarkPage' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...
+	$(GO) test -run '^$$' -bench '^BenchmarkTailLatency$$' -benchtime $(TAILPAGES)x ./internal/app
 
 ## lint: gofmt, go vet, staticcheck
 lint: $(STATICCHECK)

@@ -1,8 +1,7 @@
 package downstream
 
 import (
-	"bytes"
-	"context"
+		"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,21 +148,26 @@ func (c *Client) transportError(ctx context.Context, err error, msg string) *bff
 }
 
 // readLimited reads r to EOF, failing with errTooLarge once more than max
-// bytes arrive. sizeHint (Content-Length, or -1) presizes the buffer.
-func readLimited(r io.Reader, sizeHint, max int64) ([]byte, error) {
-	size := int64(512)
-	if sizeHint >= 0 {
-		size = sizeHint + 1 // +1 so the final read sees EOF without growing
+// bytes arrive. A known length (Content-Length, else -1) is read into an
+// exactly sized buffer.
+func readLimited(r io.Reader, length, max int64) ([]byte, error) {
+	if length < 0 {
+		body, err := io.ReadAll(io.LimitReader(r, max+1))
+		if err == nil && int64(len(body)) > max {
+			return nil, errTooLarge
+		}
+		return body, err
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
-	if err != nil {
+	body := make([]byte, length)
+	if _, err := io.ReadFull(r, body); err != nil {
 		return nil, err
 	}
-	if n > max {
-		return nil, errTooLarge
+	// Read on to EOF so the connection goes back to the pool; net/http
+	// never returns bytes past Content-Length.
+	if _, err := r.Read(make([]byte, 1)); err != nil && err != io.EOF {
+		return nil, err
 	}
-	return buf.Bytes(), nil
+	return body, nil
 }
 
 // drain reads a little of an error body so the connection can be reused;
