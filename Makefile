@@ -40,7 +40,7 @@ lint: $(STATICCHECK)
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzValidUserID$$' -fuzztime $(FUZZTIME) ./internal/httpapi
-	$(GO) test -run '^$$' -fuzz '^FuzzValidRequestID$$' -fuzztime $(FUZZTIME) ./internal/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzValidRequestID$$' -fuzztime $(FUZZTIME) ./internal/observability
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME) ./internal/page
 
 $(STATICCHECK):

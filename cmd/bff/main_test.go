@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -92,14 +93,25 @@ func env(m map[string]string) func(string) string {
 
 func getPage(t *testing.T, base string) (int, map[string]json.RawMessage) {
 	t.Helper()
-	resp, err := http.Get(base + "/v1/pages/home?user_id=abc")
+	status, page, err := tryPage(base, "abc")
 	if err != nil {
-		t.Fatalf("get page: %v", err)
+		t.Fatal(err)
+	}
+	return status, page
+}
+
+// tryPage fetches a page; safe on any goroutine.
+func tryPage(base, user string) (int, map[string]json.RawMessage, error) {
+	resp, err := http.Get(base + "/v1/pages/home?user_id=" + user)
+	if err != nil {
+		return 0, nil, fmt.Errorf("get page: %w", err)
 	}
 	defer resp.Body.Close()
 	var page map[string]json.RawMessage
-	_ = json.NewDecoder(resp.Body).Decode(&page)
-	return resp.StatusCode, page
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		return 0, nil, fmt.Errorf("decode page: %w", err)
+	}
+	return resp.StatusCode, page, nil
 }
 
 // The demo serves a full page from its built-in services, and run returns
@@ -140,6 +152,12 @@ func TestRunDemo(t *testing.T) {
 
 // Bad start-up input is refused with a message that says what to fix.
 func TestRunRefusesToStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	busy := ln.Addr().String()
 	dir := t.TempDir()
 	badFile := filepath.Join(dir, "bad.yaml")
 	if err := os.WriteFile(badFile, []byte("services:\n  user:\n    timeot: 1s\n"), 0o600); err != nil {
@@ -177,7 +195,7 @@ func TestRunRefusesToStart(t *testing.T) {
 		{name: "missing config file", args: []string{"--config", filepath.Join(dir, "nope.yaml")}, env: urls, want: []string{"nope.yaml"}},
 		{name: "bad service URL", env: with(map[string]string{"USER_SERVICE_URL": "localhost:9000"}), want: []string{"services.user.url", "localhost:9000"}},
 		{name: "unknown flag", args: []string{"--nope"}, env: urls, want: []string{"nope"}},
-		{name: "address in use", env: with(map[string]string{"BFF_ADDR": "256.0.0.1:80"}), want: []string{"listen on 256.0.0.1:80"}},
+		{name: "address in use", env: with(map[string]string{"BFF_ADDR": busy}), want: []string{"listen on " + busy, "address already in use"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,7 +253,7 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			arrived := make(chan struct{}, 1)
 			slowUser := func(w http.ResponseWriter, r *http.Request) {
-				arrived <- struct{}{}
+				testutil.Signal(arrived) // only the first arrival is awaited
 				testutil.Slow(250*time.Millisecond, testutil.JSON(`{"id":"abc"}`))(w, r)
 			}
 			user := testutil.NewService(t, slowUser)
@@ -269,11 +287,12 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 			type result struct {
 				status int
 				page   map[string]json.RawMessage
+				err    error
 			}
 			inflight := make(chan result, 1)
 			go func() {
-				s, p := getPage(t, base)
-				inflight <- result{s, p}
+				s, p, err := tryPage(base, "abc")
+				inflight <- result{s, p, err}
 			}()
 			<-arrived
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -285,8 +304,15 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 				if code := statusOf(t, base+"/healthz"); code != 200 {
 					t.Errorf("/healthz while draining = %d, want 200", code)
 				}
+				// A new page still gets served while load balancers catch up.
+				if status, _, err := tryPage(base, "late"); err != nil || status != 200 {
+					t.Errorf("page while draining: %d %v, want 200", status, err)
+				}
 			}
 			r := <-inflight
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
 			if r.status != 200 || !strings.Contains(string(r.page["user"]), `"id":"abc"`) {
 				t.Fatalf("in-flight page: status %d, user %s; want 200 with data", r.status, r.page["user"])
 			}

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -24,7 +26,7 @@ func breakerFixture(t *testing.T, h http.HandlerFunc, change func(*resilience.Br
 func TestBreakerOpensAndRecovers(t *testing.T) {
 	f := breakerFixture(t, testutil.Status(500, ``), func(b *resilience.BreakerConfig) {
 		b.ConsecutiveFailures = 3
-		b.OpenTimeout = 300 * time.Millisecond
+		b.OpenTimeout = time.Second
 	})
 	br := f.app.Breaker("user")
 	for i := range 3 {
@@ -69,7 +71,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 func TestBreakerFailedProbeReopens(t *testing.T) {
 	f := breakerFixture(t, testutil.Status(502, ``), func(b *resilience.BreakerConfig) {
 		b.ConsecutiveFailures = 1
-		b.OpenTimeout = 100 * time.Millisecond
+		b.OpenTimeout = 500 * time.Millisecond
 	})
 	br := f.app.Breaker("user")
 	f.page(t)
@@ -152,5 +154,47 @@ func TestBreakerTripsOnTimeouts(t *testing.T) {
 	assertSection(t, r.page, "user", "error", "circuit_open")
 	if r.elapsed >= 100*time.Millisecond {
 		t.Errorf("page took %v with the breaker open, want well under 100ms", r.elapsed)
+	}
+}
+
+// While the half-open probe is in flight, other calls are refused at once.
+func TestBreakerHalfOpenAdmitsOnlyTheProbe(t *testing.T) {
+	f := newFixture(t, handlers{user: testutil.Status(500, ``)}, func(c *config.Config) {
+		setService(c, "user", func(s *config.Service) {
+			s.Breaker.ConsecutiveFailures = 1
+			s.Breaker.OpenTimeout = 500 * time.Millisecond
+			s.Hedge.Enabled = false
+			s.Cache.Enabled = false
+		})
+	})
+	br := f.app.Breaker("user")
+	f.page(t)
+	if br.State() != resilience.StateOpen {
+		t.Fatalf("breaker %s, want open", br.State())
+	}
+	arrived := make(chan struct{}, 1)
+	f.user.Set(func(w http.ResponseWriter, r *http.Request) {
+		testutil.Signal(arrived)
+		testutil.Slow(150*time.Millisecond, testutil.JSON(userBody))(w, r)
+	})
+	eventually(t, "half-open", func() bool { return br.State() == resilience.StateHalfOpen })
+
+	probe := make(chan error, 1)
+	go func() {
+		r, err := f.try(context.Background(), http.MethodGet, "/v1/pages/home?user_id=prober")
+		if err == nil && r.page.Meta.Sections["user"].Status != "ok" {
+			err = fmt.Errorf("probe page: user %+v", r.page.Meta.Sections["user"])
+		}
+		probe <- err
+	}()
+	<-arrived
+	// Another user, so the call is not coalesced with the probe.
+	r := f.get(t, "/v1/pages/home?user_id=other")
+	assertSection(t, r.page, "user", "error", "circuit_open")
+	if err := <-probe; err != nil {
+		t.Fatal(err)
+	}
+	if br.State() != resilience.StateClosed {
+		t.Fatalf("breaker %s after the probe succeeded, want closed", br.State())
 	}
 }

@@ -25,15 +25,21 @@ func noHedging(c *config.Config) {
 func pagesAtOnce(t *testing.T, f *fixture, users []string) []reply {
 	t.Helper()
 	out := make([]reply, len(users))
+	errs := make([]error, len(users))
 	var wg sync.WaitGroup
 	for i, u := range users {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = f.get(t, "/v1/pages/home?user_id="+u, "X-Request-Id", fmt.Sprintf("page-%d", i))
+			out[i], errs[i] = f.try(context.Background(), http.MethodGet, "/v1/pages/home?user_id="+u, "X-Request-Id", fmt.Sprintf("page-%d", i))
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	return out
 }
 
@@ -78,7 +84,7 @@ func TestCoalescedCallSurvivesOneClientLeaving(t *testing.T) {
 	var cancelled atomic.Bool
 	arrived := make(chan struct{}, 1)
 	user := func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
+		testutil.Signal(arrived)
 		select {
 		case <-time.After(150 * time.Millisecond):
 			testutil.JSON(userBody)(w, r)
@@ -100,13 +106,21 @@ func TestCoalescedCallSurvivesOneClientLeaving(t *testing.T) {
 	}()
 	<-arrived // the first page's call is in flight
 	stayer := make(chan reply, 1)
-	go func() { stayer <- f.get(t, "/v1/pages/home?user_id=abc") }()
+	stayerErr := make(chan error, 1)
+	go func() {
+		r, err := f.try(context.Background(), http.MethodGet, "/v1/pages/home?user_id=abc")
+		stayer <- r
+		stayerErr <- err
+	}()
 	eventually(t, "the second page joins", func() bool { st, _ := f.app.Stats("user"); return st.Coalesced == 1 })
 	cancel()
 	if err := <-leaver; err == nil {
 		t.Fatal("the leaving client got an answer")
 	}
 	r := <-stayer
+	if err := <-stayerErr; err != nil {
+		t.Fatal(err)
+	}
 	assertSection(t, r.page, "user", "ok", "")
 	if cancelled.Load() || f.user.Hits() != 1 {
 		t.Fatalf("shared call cancelled=%v with %d requests; want one uncancelled call", cancelled.Load(), f.user.Hits())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -38,7 +39,7 @@ type handlers struct {
 	user, catalog, activity http.HandlerFunc
 }
 
-func newFixture(t *testing.T, h handlers, tweak func(*config.Config)) *fixture {
+func newFixture(t testing.TB, h handlers, tweak func(*config.Config)) *fixture {
 	t.Helper()
 	if h.user == nil {
 		h.user = testutil.JSON(userBody)
@@ -121,16 +122,26 @@ type reply struct {
 }
 
 // get requests target (path and query) with optional header pairs.
-func (f *fixture) get(t *testing.T, target string, header ...string) reply {
+func (f *fixture) get(t testing.TB, target string, header ...string) reply {
 	t.Helper()
 	return f.do(t, context.Background(), http.MethodGet, target, header...)
 }
 
-func (f *fixture) do(t *testing.T, ctx context.Context, method, target string, header ...string) reply {
+func (f *fixture) do(t testing.TB, ctx context.Context, method, target string, header ...string) reply {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, method, f.srv.URL+target, nil)
+	r, err := f.try(ctx, method, target, header...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return r
+}
+
+// try is do for goroutines other than the test's own, which must not call
+// t.Fatal: it returns the error instead.
+func (f *fixture) try(ctx context.Context, method, target string, header ...string) (reply, error) {
+	req, err := http.NewRequestWithContext(ctx, method, f.srv.URL+target, nil)
+	if err != nil {
+		return reply{}, err
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -139,37 +150,38 @@ func (f *fixture) do(t *testing.T, ctx context.Context, method, target string, h
 	start := time.Now()
 	r.resp, err = f.srv.Client().Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
+		return reply{}, fmt.Errorf("%s %s: %w", method, target, err)
 	}
 	r.body, err = io.ReadAll(r.resp.Body)
 	r.elapsed = time.Since(start)
 	r.resp.Body.Close()
 	if err != nil {
-		t.Fatalf("read body: %v", err)
+		return reply{}, fmt.Errorf("read body: %w", err)
 	}
 	if r.resp.StatusCode == http.StatusOK && strings.HasPrefix(target, "/v1/pages/") && method == http.MethodGet {
-		r.page = decodePage(t, r.body)
+		if r.page, err = decodePage(r.body); err != nil {
+			return reply{}, err
+		}
 	}
-	return r
+	return r, nil
 }
 
-func decodePage(t *testing.T, body []byte) pageDoc {
-	t.Helper()
+func decodePage(body []byte) (pageDoc, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
-		t.Fatalf("page is not JSON: %v\n%s", err, body)
+		return pageDoc{}, fmt.Errorf("page is not JSON: %w\n%s", err, body)
 	}
 	var p pageDoc
 	if err := json.Unmarshal(raw["meta"], &p.Meta); err != nil {
-		t.Fatalf("meta: %v\n%s", err, body)
+		return pageDoc{}, fmt.Errorf("meta: %w\n%s", err, body)
 	}
 	delete(raw, "meta")
 	p.Sections = raw
-	return p
+	return p, nil
 }
 
 // page fetches the home page for user abc.
-func (f *fixture) page(t *testing.T) reply {
+func (f *fixture) page(t testing.TB) reply {
 	t.Helper()
 	r := f.get(t, "/v1/pages/home?user_id=abc")
 	if r.resp.StatusCode != http.StatusOK {
@@ -179,7 +191,7 @@ func (f *fixture) page(t *testing.T) reply {
 }
 
 // assertJSONEqual compares two JSON documents semantically.
-func assertJSONEqual(t *testing.T, what string, got []byte, want string) {
+func assertJSONEqual(t testing.TB, what string, got []byte, want string) {
 	t.Helper()
 	var g, w any
 	if err := json.Unmarshal(got, &g); err != nil {
@@ -196,7 +208,7 @@ func assertJSONEqual(t *testing.T, what string, got []byte, want string) {
 }
 
 // assertSection checks a section's meta status and code.
-func assertSection(t *testing.T, p pageDoc, name, status, code string) {
+func assertSection(t testing.TB, p pageDoc, name, status, code string) {
 	t.Helper()
 	m, ok := p.Meta.Sections[name]
 	if !ok {
@@ -229,7 +241,7 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 
 // lines returns the decoded JSON log lines whose msg is msg.
-func (b *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
+func (b *syncBuffer) lines(t testing.TB, msg string) []map[string]any {
 	t.Helper()
 	b.mu.Lock()
 	data := append([]byte(nil), b.buf.Bytes()...)
@@ -251,7 +263,7 @@ func (b *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
 }
 
 // eventually polls cond every 10ms for up to 5s.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {

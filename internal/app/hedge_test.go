@@ -98,7 +98,7 @@ func TestNoHedgeWhileHalfOpen(t *testing.T) {
 		hedgeOn(5 * time.Millisecond)(c)
 		setService(c, "user", func(s *config.Service) {
 			s.Breaker.ConsecutiveFailures = 1
-			s.Breaker.OpenTimeout = 100 * time.Millisecond
+			s.Breaker.OpenTimeout = 500 * time.Millisecond
 			s.Cache.Enabled = false
 		})
 	})

@@ -34,6 +34,9 @@ func TestBadInput(t *testing.T) {
 		{name: "root", target: "/", status: 404, error: "not found"},
 		{name: "POST on the page", method: http.MethodPost, target: "/v1/pages/home?user_id=abc", status: 405, error: "method not allowed"},
 		{name: "DELETE on the page", method: http.MethodDelete, target: "/v1/pages/home?user_id=abc", status: 405, error: "method not allowed"},
+		{name: "OPTIONS on the page", method: http.MethodOptions, target: "/v1/pages/home?user_id=abc", status: 405, error: "method not allowed"},
+		{name: "semicolon in the query", target: "/v1/pages/home?user_id=a;b", status: 400, error: "malformed query string"},
+		{name: "bad escape in the query", target: "/v1/pages/home?user_id=%zz", status: 400, error: "malformed query string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,8 +64,8 @@ func TestBadInput(t *testing.T) {
 			if r.resp.Header.Get("X-Request-Id") == "" {
 				t.Error("no X-Request-Id on an error answer")
 			}
-			if tt.status == 405 && !strings.Contains(r.resp.Header.Get("Allow"), "GET") {
-				t.Errorf("Allow = %q, want GET listed", r.resp.Header.Get("Allow"))
+			if tt.status == 405 && r.resp.Header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("Allow = %q, want \"GET, HEAD\"", r.resp.Header.Get("Allow"))
 			}
 			if n := f.user.Hits() + f.catalog.Hits() + f.activity.Hits(); n != 0 {
 				t.Errorf("bad input reached the services %d times", n)
@@ -86,7 +89,7 @@ func TestMaxInflightSheds(t *testing.T) {
 	release := make(chan struct{})
 	held := make(chan struct{}, 1)
 	hold := func(w http.ResponseWriter, r *http.Request) {
-		held <- struct{}{}
+		testutil.Signal(held)
 		select {
 		case <-release:
 			testutil.JSON(userBody)(w, r)
@@ -95,8 +98,15 @@ func TestMaxInflightSheds(t *testing.T) {
 	}
 	f := newFixture(t, handlers{user: hold}, func(c *config.Config) { c.Server.MaxInflight = 1 })
 
-	first := make(chan reply, 1)
-	go func() { first <- f.get(t, "/v1/pages/home?user_id=abc") }()
+	type result struct {
+		r   reply
+		err error
+	}
+	first := make(chan result, 1)
+	go func() {
+		r, err := f.try(context.Background(), http.MethodGet, "/v1/pages/home?user_id=abc")
+		first <- result{r, err}
+	}()
 	select {
 	case <-held:
 	case <-time.After(5 * time.Second):
@@ -112,8 +122,8 @@ func TestMaxInflightSheds(t *testing.T) {
 		t.Error("a shed page called the services")
 	}
 	close(release)
-	if r := <-first; r.resp.StatusCode != 200 {
-		t.Fatalf("first page status %d", r.resp.StatusCode)
+	if res := <-first; res.err != nil || res.r.resp.StatusCode != 200 {
+		t.Fatalf("first page: %v %+v", res.err, res.r.resp)
 	}
 	if r := f.get(t, "/v1/pages/home?user_id=abc"); r.resp.StatusCode != 200 {
 		t.Fatalf("page after the first finished: status %d, want 200", r.resp.StatusCode)
@@ -130,6 +140,9 @@ func TestHealthAndReadiness(t *testing.T) {
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if r := f.get(t, path); r.resp.StatusCode != 200 {
 			t.Fatalf("%s = %d, want 200", path, r.resp.StatusCode)
+		}
+		if r := f.do(t, context.Background(), http.MethodHead, path); r.resp.StatusCode != 200 {
+			t.Fatalf("HEAD %s = %d, want 200", path, r.resp.StatusCode)
 		}
 	}
 	f.app.Server().SetReady(false)

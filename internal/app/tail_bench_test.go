@@ -120,4 +120,3 @@ func tailPage(c *http.Client, url string) bool {
 	}
 	return p.Meta.Sections["user"].Status == "ok"
 }
-

@@ -48,18 +48,6 @@ func (c Code) String() string {
 	}
 }
 
-// ServiceFault reports whether a failure with this code is the service's own
-// fault, as opposed to the request's (404 and other 4xx) or the client's
-// (canceled). Only service faults may be hidden by a stale value.
-func (c Code) ServiceFault() bool {
-	switch c {
-	case CodeTimeout, CodeUnavailable, CodeBadResponse, CodeCircuitOpen:
-		return true
-	default:
-		return false
-	}
-}
-
 // Error is a failed section call.
 //
 // Message is safe to show to the page's client (it never contains addresses or
@@ -112,7 +100,7 @@ var ErrPageDeadline = errors.New("page deadline exceeded")
 
 // ContextError turns a done context into a section *Error: a timeout when the
 // deadline (the service's or the page's) passed, canceled when the page's
-// client went away. timeout is the service's own deadline, for the message.
+// client went away. detail, if not nil, is kept for the log.
 func ContextError(ctx context.Context, service string, detail error) *Error {
 	cause := context.Cause(ctx)
 	switch {

@@ -80,8 +80,12 @@ func Hideable(err error) bool {
 	if !ok {
 		return false
 	}
-	if e.Code == bff.CodeUpstreamStatus {
+	switch e.Code {
+	case bff.CodeUpstreamStatus:
 		return e.Status >= 500
+	case bff.CodeTimeout, bff.CodeUnavailable, bff.CodeBadResponse, bff.CodeCircuitOpen:
+		return true
+	default: // not_found, canceled
+		return false
 	}
-	return e.Code.ServiceFault()
 }

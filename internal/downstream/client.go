@@ -1,7 +1,7 @@
 package downstream
 
 import (
-		"context"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pagebff/pagebff/internal/bff"
 )
@@ -106,12 +107,14 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (bff.Response, error)
 }
 
 func (c *Client) statusError(resp *http.Response) *bff.Error {
+	// The message uses Go's own status text: a reason phrase is whatever
+	// the service chose to write, addresses included, and stays in the log.
 	code := bff.CodeUpstreamStatus
-	msg := "upstream answered " + resp.Status
+	msg := fmt.Sprintf("upstream answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	if resp.StatusCode == http.StatusNotFound {
 		code, msg = bff.CodeNotFound, "not found"
 	}
-	e := bff.Errorf(c.name, code, nil, "%s", msg)
+	e := bff.Errorf(c.name, code, fmt.Errorf("status %q", resp.Status), "%s", strings.TrimSpace(msg))
 	e.Status = resp.StatusCode
 	return e
 }
@@ -185,6 +188,10 @@ func Normalize(body []byte) ([]byte, error) {
 	}
 	if !json.Valid(t) {
 		return nil, errors.New("invalid JSON")
+	}
+	// json.Valid accepts invalid UTF-8 inside strings; a page must be UTF-8.
+	if !utf8.Valid(t) {
+		return nil, errors.New("invalid UTF-8")
 	}
 	switch t[0] {
 	case '{':

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v5"
 )
@@ -35,9 +37,15 @@ func (s *Server) handleError(c *echo.Context, err error) {
 		status = echo.StatusCode(err)
 		msg = publicText(status)
 	}
-	if status >= 500 && ae == nil {
-		s.log.Error("request failed", slog.String("request_id", requestIDOf(c)),
-			slog.String("path", c.Request().URL.Path), slog.Any("error", err))
+	attrs := []slog.Attr{slog.String("request_id", requestIDOf(c)), slog.String("method", c.Request().Method),
+		slog.String("path", c.Request().URL.Path), slog.Int("status", status)}
+	switch {
+	case status >= 500 && ae == nil:
+		s.log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed", append(attrs, slog.Any("error", err))...)
+	case status == http.StatusServiceUnavailable:
+		s.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "request shed", attrs...)
+	default:
+		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request rejected", append(attrs, slog.String("error", msg))...)
 	}
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
@@ -47,6 +55,17 @@ func (s *Server) handleError(c *echo.Context, err error) {
 	if err != nil {
 		s.log.Debug("write error response", slog.Any("error", err))
 	}
+}
+
+// methodNotAllowed answers 405 with an Allow header listing the path's
+// methods, OPTIONS left out since it is not served.
+func methodNotAllowed(c *echo.Context) error {
+	if allow, _ := c.Get(echo.ContextKeyHeaderAllow).(string); allow != "" {
+		methods := strings.Split(allow, ", ")
+		methods = slices.DeleteFunc(methods, func(m string) bool { return m == http.MethodOptions })
+		c.Response().Header().Set(echo.HeaderAllow, strings.Join(methods, ", "))
+	}
+	return echo.ErrMethodNotAllowed
 }
 
 func publicText(status int) string {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -36,7 +37,11 @@ func isAlnum(c byte) bool {
 func (s *Server) handlePage() echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		start := time.Now()
-		userID := c.QueryParam("user_id")
+		query, err := url.ParseQuery(c.Request().URL.RawQuery)
+		if err != nil {
+			return badRequest("malformed query string")
+		}
+		userID := query.Get("user_id")
 		switch {
 		case userID == "":
 			return badRequest("user_id is required")
@@ -50,7 +55,7 @@ func (s *Server) handlePage() echo.HandlerFunc {
 		h := c.Response().Header()
 		h["Server-Timing"] = []string{p.ServerTiming()}
 		h["Cache-Control"] = []string{"no-store"}
-		err := c.JSONBlob(http.StatusOK, p.Body)
+		err = c.JSONBlob(http.StatusOK, p.Body)
 		s.logPage(c, userID, p, time.Since(start), ctx.Err() != nil)
 		return err
 	}

@@ -10,5 +10,7 @@ func (s *Server) routes() {
 	s.echo.GET("/v1/pages/home", s.handlePage(), s.limitInflight)
 	s.echo.HEAD("/v1/pages/home", s.handlePage(), s.limitInflight)
 	s.echo.GET("/healthz", s.handleHealthz)
+	s.echo.HEAD("/healthz", s.handleHealthz)
 	s.echo.GET("/readyz", s.handleReadyz)
+	s.echo.HEAD("/readyz", s.handleReadyz)
 }

@@ -38,6 +38,12 @@ func New(cfg Config, pages Renderer, log *slog.Logger) *Server {
 	s.echo = echo.NewWithConfig(echo.Config{
 		Logger:           log,
 		HTTPErrorHandler: s.handleError,
+		Router: echo.NewRouter(echo.RouterConfig{
+			// Echo answers OPTIONS itself with 204; the contract wants 405
+			// for every method but GET and HEAD.
+			OptionsMethodHandler:    methodNotAllowed,
+			MethodNotAllowedHandler: methodNotAllowed,
+		}),
 	})
 	s.routes()
 	return s

@@ -166,6 +166,7 @@ func (a *Assembler) assemble(results []result, requestID string) Page {
 
 	b = append(b, '{')
 	for i, r := range results {
+		r = a.guard(r)
 		o := Outcome{Name: a.sections[i].Name, Code: bff.CodeOf(r.err), Source: r.resp.Source, Latency: r.latency, Err: r.err}
 		b = appendKey(b, o.Name)
 		switch {
@@ -200,6 +201,26 @@ func (a *Assembler) assemble(results []result, requestID string) Page {
 	return p
 }
 
+// guard keeps the page valid JSON whatever a Fetcher returns: a body that
+// is not a JSON object is a bad_response, and a stale one is dropped. The
+// HTTP client never produces one; a policy with a bug might.
+func (a *Assembler) guard(r result) result {
+	if isObject(r.resp.Body) {
+		return r
+	}
+	if r.err == nil {
+		r.err = bff.Errorf(a.sections[r.i].Name, bff.CodeBadResponse, errors.New("fetcher returned a body that is not a JSON object"), "malformed response")
+	}
+	r.resp = bff.Response{}
+	return r
+}
+
+// isObject reports whether b, trimmed, starts with { and ends with }.
+func isObject(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}'
+}
+
 func appendMeta(b []byte, o Outcome) []byte {
 	b = append(b, `{"status":"`...)
 	b = append(b, o.Status()...)
@@ -225,8 +246,8 @@ func appendMeta(b []byte, o Outcome) []byte {
 
 // appendStale appends a cached object with "stale":true and "error" added.
 func appendStale(b, body []byte, msg string) []byte {
-	obj := bytes.TrimRight(body, " \t\r\n")
-	obj = obj[:len(obj)-1] // drop the closing brace
+	obj := bytes.TrimSpace(body)
+	obj = obj[:len(obj)-1] // drop the closing brace; guard checked it is there
 	b = append(b, obj...)
 	if len(bytes.TrimSpace(obj)) > 1 { // not "{"
 		b = append(b, ',')

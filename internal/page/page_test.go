@@ -175,3 +175,33 @@ func TestRenderDeadlineMessage(t *testing.T) {
 		t.Fatalf("page %s", p.Body)
 	}
 }
+
+// Whatever a Fetcher returns, the page stays valid JSON.
+func TestRenderGuardsBodies(t *testing.T) {
+	staleOf := func(body string) bff.Fetcher {
+		return bff.FetcherFunc(func(context.Context, bff.Call) (bff.Response, error) {
+			return bff.Response{Body: []byte(body)}, bff.Errorf("x", bff.CodeTimeout, nil, "timed out")
+		})
+	}
+	tests := []struct {
+		name    string
+		fetcher bff.Fetcher
+		code    bff.Code
+	}{
+		{name: "empty success", fetcher: fixed("", nil), code: bff.CodeBadResponse},
+		{name: "array success", fetcher: fixed("[1]", nil), code: bff.CodeBadResponse},
+		{name: "whitespace stale", fetcher: staleOf("  "), code: bff.CodeTimeout},
+		{name: "array stale", fetcher: staleOf("[1]"), code: bff.CodeTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := New(Config{Timeout: time.Second}, sections(tt.fetcher)).Render(context.Background(), "abc", "r")
+			if !json.Valid(p.Body) {
+				t.Fatalf("invalid page %s", p.Body)
+			}
+			if o := p.Sections[0]; o.Code != tt.code || o.Stale {
+				t.Fatalf("outcome %+v, want code %v, not stale", o, tt.code)
+			}
+		})
+	}
+}

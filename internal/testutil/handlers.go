@@ -3,8 +3,8 @@ package testutil
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -63,25 +63,14 @@ func Trickle(chunk string, n int, every time.Duration) http.HandlerFunc {
 	}
 }
 
-// Big answers 200 with a valid JSON array of about size bytes.
+// Big answers 200 with a valid JSON array of about size bytes, declared in
+// Content-Length.
 func Big(size int) http.HandlerFunc {
-	var b strings.Builder
-	b.WriteString(`["`)
-	b.WriteString(strings.Repeat("x", size))
-	b.WriteString(`"]`)
-	body := b.String()
-	return JSON(body)
-}
-
-// Flaky answers with fail for the first n requests, then with ok.
-func Flaky(n int, fail, ok http.HandlerFunc) http.HandlerFunc {
-	var count atomic.Int64
-	return func(w http.ResponseWriter, r *http.Request) {
-		if count.Add(1) <= int64(n) {
-			fail(w, r)
-			return
-		}
-		ok(w, r)
+	body := `["` + strings.Repeat("x", size) + `"]`
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write([]byte(body))
 	}
 }
 
