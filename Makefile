@@ -48,3 +48,6 @@ $(STATICCHECK):
 
 clean:
 	rm -rf $(BIN)
+
+# Chaos and load tooling lives in its own file.
+-include chaos.mk
