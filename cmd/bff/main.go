@@ -8,11 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pagebff/pagebff/internal/app"
 	"github.com/pagebff/pagebff/internal/config"
@@ -33,6 +35,10 @@ func main() {
 	}
 }
 
+// reloadDebounce folds the several events an editor's save makes into one
+// reload.
+const reloadDebounce = 250 * time.Millisecond
+
 // run starts pagebff and serves until ctx ends. Start-up problems are
 // returned (main prints them to stderr and exits 1); logs go to stdout.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -52,48 +58,119 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	log, err := observability.NewLogger(stdout, cfg.LogLevel)
-	if err != nil {
-		return err
-	}
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
 
+	var demoURLs map[string]string
 	if *demo {
 		d, err := fakesvc.StartDemo()
 		if err != nil {
 			return fmt.Errorf("start demo services: %w", err)
 		}
 		defer d.Close()
-		for i, s := range cfg.Services {
-			if s.Downstream.URL == "" {
-				cfg.Services[i].Downstream.URL = d.URLs[s.Name]
-				log.Info("demo service", "service", s.Name, "url", d.URLs[s.Name])
-			}
-		}
-		if err := missingDemoURLs(cfg); err != nil {
+		demoURLs = d.URLs
+		if cfg, err = withDemoURLs(cfg, demoURLs, log); err != nil {
 			return err
 		}
 	}
+
+	tp, err := observability.NewTracerProvider(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(sctx)
+	}()
 
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
-	a, err := app.New(cfg, log)
+	a, err := app.New(cfg, log, app.WithLevel(level), app.WithTracer(tp))
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer a.Close()
+
+	reload := func(why string) {
+		next, err := config.Load(path, getenv, *demo)
+		if err == nil && *demo {
+			next, err = withDemoURLs(next, demoURLs, nil)
+		}
+		if err != nil {
+			a.RecordRejected()
+			log.Error("config reload rejected; the running config stays", slog.String("trigger", why), slog.String("error", err.Error()))
+			return
+		}
+		changed, err := a.Reload(next)
+		switch {
+		case errors.Is(err, app.ErrUnchanged):
+			log.Info("config reload: nothing changed", slog.String("trigger", why))
+		case err != nil:
+			log.Error("config reload failed; the running config stays", slog.String("trigger", why), slog.String("error", err.Error()))
+		default:
+			log.Info("config reloaded", slog.String("trigger", why), slog.Any("changed", changed))
+		}
+	}
+	if path != "" {
+		if err := config.Watch(ctx, path, reloadDebounce, func() { reload("file") }); err != nil {
+			log.Warn("config file not watched; SIGHUP still reloads", slog.String("error", err.Error()))
+		}
+	}
+	stopHUP := onSignal(ctx, syscall.SIGHUP, func() { reload("SIGHUP") })
+	defer stopHUP()
+
 	return a.Serve(ctx, ln)
 }
 
-// missingDemoURLs reports services the demo has no fake for and the config
-// gives no URL.
-func missingDemoURLs(cfg config.Config) error {
+// onSignal calls f on its own goroutine for every sig until ctx ends; the
+// returned func stops it and waits for it.
+func onSignal(ctx context.Context, sig os.Signal, f func()) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sig)
+	done := make(chan struct{})
+	quit := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ch:
+				f()
+			case <-ctx.Done():
+				return
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(quit)
+		<-done
+	}
+}
+
+// withDemoURLs points every service without a URL at the demo's fake, and
+// refuses services the demo has no fake for. log, if not nil, is told.
+func withDemoURLs(cfg config.Config, urls map[string]string, log *slog.Logger) (config.Config, error) {
+	cfg.Services = append([]config.Service(nil), cfg.Services...)
 	var errs []error
-	for _, s := range cfg.Services {
-		if s.Downstream.URL == "" {
+	for i, s := range cfg.Services {
+		if s.Downstream.URL != "" {
+			continue
+		}
+		u, ok := urls[s.Name]
+		if !ok {
 			errs = append(errs, fmt.Errorf("services.%s.url is not set and --demo has no fake %q service", s.Name, s.Name))
+			continue
+		}
+		cfg.Services[i].Downstream.URL = u
+		if log != nil {
+			log.Info("demo service", "service", s.Name, "url", u)
 		}
 	}
-	return errors.Join(errs...)
+	return cfg, errors.Join(errs...)
 }

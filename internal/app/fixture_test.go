@@ -39,7 +39,7 @@ type handlers struct {
 	user, catalog, activity http.HandlerFunc
 }
 
-func newFixture(t testing.TB, h handlers, tweak func(*config.Config)) *fixture {
+func newFixture(t testing.TB, h handlers, tweak func(*config.Config), opts ...app.Option) *fixture {
 	t.Helper()
 	if h.user == nil {
 		h.user = testutil.JSON(userBody)
@@ -69,7 +69,7 @@ func newFixture(t testing.TB, h handlers, tweak func(*config.Config)) *fixture {
 	}
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
-	if f.app, err = app.New(cfg, log); err != nil {
+	if f.app, err = app.New(cfg, log, opts...); err != nil {
 		t.Fatal(err)
 	}
 	f.srv = httptest.NewServer(f.app.Handler())

@@ -2,6 +2,7 @@ package bff
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,3 +81,23 @@ var _ Fetcher = FetcherFunc(nil)
 type Fallback interface {
 	Fallback(call Call) (Response, bool)
 }
+
+// Counters are one service's resilience event counts, for metrics and the
+// admin view. They are owned per service name by the app and handed to each
+// pipeline built for the service, so they survive a pipeline rebuilt by a
+// config reload. Safe for concurrent use; the zero value is ready.
+type Counters struct {
+	HedgesSent  atomic.Int64
+	HedgesWon   atomic.Int64
+	StaleServed atomic.Int64
+	Coalesced   atomic.Int64
+}
+
+type hedgeKey struct{}
+
+// WithHedge marks ctx as carrying a hedged attempt, so the attempt's trace
+// span says so.
+func WithHedge(ctx context.Context) context.Context { return context.WithValue(ctx, hedgeKey{}, true) }
+
+// IsHedge reports whether ctx carries a hedged attempt.
+func IsHedge(ctx context.Context) bool { v, _ := ctx.Value(hedgeKey{}).(bool); return v }

@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/pagebff/pagebff/internal/bff"
@@ -12,11 +11,11 @@ import (
 // Stale serves a call's last good answer when the live call fails for a
 // reason that is the service's fault. It is safe for concurrent use.
 type Stale struct {
-	ttl    time.Duration
-	store  Store
-	next   bff.Fetcher
-	now    func() time.Time
-	served atomic.Int64
+	ttl   time.Duration
+	store Store
+	next  bff.Fetcher
+	now   func() time.Time
+	count *bff.Counters
 }
 
 var (
@@ -25,12 +24,16 @@ var (
 )
 
 // NewStale returns a Stale in front of next, keeping values in store for
-// ttl. now is the clock; nil means time.Now.
-func NewStale(ttl time.Duration, store Store, next bff.Fetcher, now func() time.Time) *Stale {
+// ttl. now is the clock (nil means time.Now); stale answers are counted in
+// count (nil means private counters).
+func NewStale(ttl time.Duration, store Store, next bff.Fetcher, now func() time.Time, count *bff.Counters) *Stale {
 	if now == nil {
 		now = time.Now
 	}
-	return &Stale{ttl: ttl, store: store, next: next, now: now}
+	if count == nil {
+		count = new(bff.Counters)
+	}
+	return &Stale{ttl: ttl, store: store, next: next, now: now, count: count}
 }
 
 // Fetch calls next. A success is remembered under call.Key(). A failure that
@@ -64,12 +67,12 @@ func (s *Stale) Fallback(call bff.Call) (bff.Response, bool) {
 	if age > s.ttl {
 		return bff.Response{}, false
 	}
-	s.served.Add(1)
+	s.count.StaleServed.Add(1)
 	return bff.Response{Body: e.Body, Source: bff.SourceCache, Age: age}, true
 }
 
 // Served returns how many stale values have been served.
-func (s *Stale) Served() int64 { return s.served.Load() }
+func (s *Stale) Served() int64 { return s.count.StaleServed.Load() }
 
 // Hideable reports whether a failure may be hidden by a stale value: only
 // the service's own faults — 5xx, timeouts (the page deadline included),
@@ -89,3 +92,6 @@ func Hideable(err error) bool {
 		return false
 	}
 }
+
+// Len returns how many values the cache holds.
+func (s *Stale) Len() int { return s.store.Len() }

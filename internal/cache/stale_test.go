@@ -51,7 +51,7 @@ func TestStaleServesWithinTTL(t *testing.T) {
 		return bff.Response{Body: []byte(`{"v":1}`)}, nil
 	})
 	store, _ := NewMemory(10)
-	s := NewStale(time.Minute, store, next, func() time.Time { return now })
+	s := NewStale(time.Minute, store, next, func() time.Time { return now }, nil)
 	call := bff.Call{Service: "catalog", Path: "/items"}
 
 	if _, err := s.Fetch(context.Background(), call); err != nil {

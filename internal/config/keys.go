@@ -17,6 +17,9 @@ type setting[T any] struct {
 	// set parses raw and stores it into dst; false means raw is not allowed
 	// and dst is unchanged.
 	set func(dst *T, raw any) bool
+	// get returns the value stored in src, for comparing two configs (Diff);
+	// it is always a comparable scalar (string, number, bool or duration).
+	get func(src *T) any
 }
 
 // kind is a type of value as it may appear in the file or the environment.
@@ -37,15 +40,20 @@ var (
 )
 
 // key returns the setting that stores values of kind k into the field that
-// field points at.
-func key[T, V any](name string, k kind[V], field func(*T) *V) setting[T] {
-	return setting[T]{key: name, want: k.want, set: func(dst *T, raw any) bool {
-		v, ok := k.parse(raw)
-		if ok {
-			*field(dst) = v
-		}
-		return ok
-	}}
+// field points at. V is comparable so that get's values compare with ==.
+func key[T any, V comparable](name string, k kind[V], field func(*T) *V) setting[T] {
+	return setting[T]{
+		key:  name,
+		want: k.want,
+		set: func(dst *T, raw any) bool {
+			v, ok := k.parse(raw)
+			if ok {
+				*field(dst) = v
+			}
+			return ok
+		},
+		get: func(src *T) any { return *field(src) },
+	}
 }
 
 // globalSettings are the keys that appear once, at the top of the file.

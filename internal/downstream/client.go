@@ -12,7 +12,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/pagebff/pagebff/internal/bff"
+	"github.com/pagebff/pagebff/internal/observability"
 )
 
 // emptyItems is what an empty answer becomes. Shared and never modified.
@@ -24,6 +31,7 @@ var errTooLarge = errors.New("body exceeds max_body")
 // Client fetches one service's sections. It is safe for concurrent use.
 type Client struct {
 	name    string
+	tracer  trace.Tracer
 	base    string // base URL without trailing slash
 	maxBody int64
 	tr      *http.Transport // nil when Config.Transport was given
@@ -33,10 +41,16 @@ type Client struct {
 var _ bff.Fetcher = (*Client)(nil)
 
 // New returns a Client for the service described by cfg, with its own
-// connection pool. Call Close when the client is retired.
-func New(cfg Config) *Client {
+// connection pool. Each attempt is a client span from tracer (nil means no
+// spans), and carries its traceparent downstream. Call Close when the client
+// is retired.
+func New(cfg Config, tracer trace.Tracer) *Client {
+	if tracer == nil {
+		tracer = noop.NewTracerProvider().Tracer("")
+	}
 	c := &Client{
 		name:    cfg.Name,
+		tracer:  tracer,
 		base:    strings.TrimRight(cfg.URL, "/"),
 		maxBody: cfg.MaxBody,
 		hc:      &http.Client{Transport: cfg.Transport},
@@ -79,7 +93,13 @@ func (c *Client) Close() {
 // CodeUnavailable when the connection failed, CodeNotFound for 404,
 // CodeUpstreamStatus for any other non-2xx status, and CodeBadResponse for
 // malformed JSON or a body over MaxBody.
-func (c *Client) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
+func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, err error) {
+	hedge := bff.IsHedge(ctx)
+	ctx, span := c.tracer.Start(ctx, "GET "+c.name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("bff.service", c.name), attribute.Bool("bff.hedge", hedge),
+			attribute.String("url.path", call.Path), attribute.String("bff.request_id", call.RequestID)))
+	defer func() { endSpan(span, err) }()
+
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+call.Path, nil)
 	if err != nil {
 		return bff.Response{}, bff.Errorf(c.name, bff.CodeUnavailable, err, "invalid request URL")
@@ -89,12 +109,27 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (bff.Response, error)
 		"Accept":       {"application/json"},
 		"X-Request-Id": {call.RequestID},
 	}
-	resp, err := c.hc.Do(req)
+	observability.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
+	hr, err := c.hc.Do(req)
 	if err != nil {
 		return bff.Response{}, c.transportError(ctx, err, "connection failed")
 	}
-	defer resp.Body.Close()
+	defer hr.Body.Close()
+	span.SetAttributes(attribute.Int("http.response.status_code", hr.StatusCode))
+	return c.answer(ctx, hr)
+}
 
+// endSpan records a failed attempt's code on its span and ends it.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetAttributes(attribute.String("bff.code", bff.CodeOf(err).String()))
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// answer turns a response into a section or an error.
+func (c *Client) answer(ctx context.Context, resp *http.Response) (bff.Response, error) {
 	switch {
 	case resp.StatusCode == http.StatusNoContent:
 		return bff.Response{Body: emptyItems}, nil

@@ -1,13 +1,19 @@
 package httpapi
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/pagebff/pagebff/internal/observability"
 	"github.com/pagebff/pagebff/internal/page"
 )
 
@@ -49,22 +55,44 @@ func (s *Server) handlePage() echo.HandlerFunc {
 			return badRequest("user_id must be 1 to 128 characters from A-Z a-z 0-9 . _ @ : - and start with a letter or digit")
 		}
 		id := requestIDOf(c)
-		ctx := c.Request().Context()
-		p := s.pages.Render(ctx, userID, id)
+		req := c.Request()
+		ctx := observability.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+		ctx, span := s.deps.Tracer.Start(ctx, "GET /v1/pages/home", trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("bff.request_id", id), attribute.String("bff.user_id", userID)))
+		p := s.deps.Pages.Render(ctx, userID, id)
+		span.SetAttributes(attribute.Bool("bff.degraded", p.Degraded))
+		span.End()
 
 		h := c.Response().Header()
 		h["Server-Timing"] = []string{p.ServerTiming()}
 		h["Cache-Control"] = []string{"no-store"}
 		err = c.JSONBlob(http.StatusOK, p.Body)
-		s.logPage(c, userID, p, time.Since(start), ctx.Err() != nil)
+		d := time.Since(start)
+		s.record(p, d)
+		s.logPage(c, span.SpanContext().TraceID(), userID, p, d, req.Context().Err() != nil)
 		return err
 	}
 }
 
-func (s *Server) logPage(c *echo.Context, userID string, p page.Page, d time.Duration, clientGone bool) {
-	attrs := make([]slog.Attr, 0, 7)
+// record adds a page to the metrics.
+func (s *Server) record(p page.Page, d time.Duration) {
+	m := s.deps.Metrics
+	m.PageDuration.WithLabelValues("home").Observe(d.Seconds())
+	for _, o := range p.Sections {
+		m.SectionDuration.WithLabelValues(o.Name).Observe(o.Latency.Seconds())
+		code := o.Code.String()
+		if code == "" {
+			code = "none"
+		}
+		m.SectionOutcomes.WithLabelValues(o.Name, o.Status(), code).Inc()
+	}
+}
+
+func (s *Server) logPage(c *echo.Context, traceID trace.TraceID, userID string, p page.Page, d time.Duration, clientGone bool) {
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs,
 		slog.String("request_id", requestIDOf(c)),
+		slog.String("trace_id", traceID.String()),
 		slog.String("user_id", userID),
 		slog.Int("status", http.StatusOK),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
@@ -88,6 +116,27 @@ func (s *Server) logPage(c *echo.Context, userID string, p page.Page, d time.Dur
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(c.Request().Context(), level, "page", attrs...)
+}
+
+// handleBreakers shows every service's breaker, hedging and cache figures.
+func (s *Server) handleBreakers(c *echo.Context) error {
+	return c.JSON(http.StatusOK, s.deps.Admin.Breakers())
+}
+
+// handleBreakerAction forces a breaker open or closed, or resets it:
+// POST /admin/breakers/{service}/{open|closed|reset}.
+func (s *Server) handleBreakerAction(c *echo.Context) error {
+	service, action := c.Param("service"), c.Param("action")
+	switch err := s.deps.Admin.BreakerAction(service, action); {
+	case errors.Is(err, ErrUnknownService):
+		return &apiError{status: http.StatusNotFound, msg: "unknown service " + strconv.Quote(service)}
+	case errors.Is(err, ErrUnknownAction):
+		return badRequest("unknown action " + strconv.Quote(action) + "; want open, closed or reset")
+	case err != nil:
+		return err
+	}
+	s.log.Warn("breaker action", slog.String("request_id", requestIDOf(c)), slog.String("service", service), slog.String("action", action))
+	return c.JSON(http.StatusOK, s.deps.Admin.Breakers())
 }
 
 // handleHealthz is liveness: 200 while the process serves.

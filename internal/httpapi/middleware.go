@@ -1,7 +1,11 @@
 package httpapi
 
 import (
+	"crypto/subtle"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -30,14 +34,62 @@ func requestIDOf(c *echo.Context) string {
 	return id
 }
 
+// measure counts every request by route template, method and status, and
+// times it. Unmatched paths share one route label, so scanners cannot blow
+// up the label set.
+func (s *Server) measure(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		route := c.Path()
+		if ri := c.RouteInfo(); route == "" || ri.Name == echo.NotFoundRouteName || ri.Name == echo.MethodNotAllowedRouteName {
+			route = "unmatched"
+		}
+		_, status := echo.ResolveResponseStatus(c.Response(), err)
+		method := c.Request().Method
+		s.deps.Metrics.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		s.deps.Metrics.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		return err
+	}
+}
+
 // limitInflight sheds page requests beyond server.max_inflight with 503 and
 // Retry-After, before any downstream call.
 func (s *Server) limitInflight(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		defer s.inflight.Add(-1)
-		if s.inflight.Add(1) > int64(s.cfg.MaxInflight) {
+		if s.inflight.Add(1) > int64(s.config().MaxInflight) {
+			s.deps.Metrics.PagesShed.Inc()
 			c.Response().Header().Set("Retry-After", "1")
 			return &apiError{status: http.StatusServiceUnavailable, msg: "too many requests in flight; retry shortly"}
+		}
+		return next(c)
+	}
+}
+
+// requireToken guards /admin/*: when admin.token is set, a request needs
+// "Authorization: Bearer <token>", compared in constant time.
+func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		token := s.config().AdminToken
+		if token == "" {
+			return next(c)
+		}
+		got, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pagebff admin"`)
+			return &apiError{status: http.StatusUnauthorized, msg: "admin endpoints need Authorization: Bearer <admin.token>"}
+		}
+		return next(c)
+	}
+}
+
+// requireConfiguredToken refuses the admin actions while no admin.token is
+// configured: forcing a breaker must never be open to anyone.
+func (s *Server) requireConfiguredToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		if s.config().AdminToken == "" {
+			return &apiError{status: http.StatusForbidden, msg: "admin actions are off: set admin.token to use them"}
 		}
 		return next(c)
 	}

@@ -2,12 +2,16 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v5"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/pagebff/pagebff/internal/observability"
 	"github.com/pagebff/pagebff/internal/page"
 )
 
@@ -17,11 +21,37 @@ type Renderer interface {
 	Render(ctx context.Context, userID, requestID string) page.Page
 }
 
+// Admin is what /admin/* shows and does.
+type Admin interface {
+	// Breakers returns the JSON view of every service's breaker, hedging
+	// and cache figures.
+	Breakers() any
+	// BreakerAction forces a service's breaker "open" or "closed", or
+	// "reset"s it. It returns ErrUnknownService or ErrUnknownAction.
+	BreakerAction(service, action string) error
+}
+
+// Errors an Admin returns.
+var (
+	ErrUnknownService = errors.New("unknown service")
+	ErrUnknownAction  = errors.New("unknown action")
+)
+
+// Deps are what a Server serves with. Pages, Log and Metrics are required;
+// a nil Tracer makes no spans; a nil Admin serves no /admin routes.
+type Deps struct {
+	Pages   Renderer
+	Admin   Admin
+	Log     *slog.Logger
+	Metrics *observability.Metrics
+	Tracer  trace.Tracer
+}
+
 // Server is pagebff's HTTP handler. Create it with New; it is safe for
-// concurrent use.
+// concurrent use, and Configure may change its settings while it serves.
 type Server struct {
-	cfg      Config
-	pages    Renderer
+	cfg      atomic.Pointer[Config]
+	deps     Deps
 	log      *slog.Logger
 	echo     *echo.Echo
 	ready    atomic.Bool
@@ -30,13 +60,16 @@ type Server struct {
 
 var _ http.Handler = (*Server)(nil)
 
-// New returns a Server that renders pages with pages and logs one line per
-// page request to log. It starts not ready; call SetReady(true) once it may
+// New returns a Server. It starts not ready; call SetReady(true) once it may
 // take traffic.
-func New(cfg Config, pages Renderer, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, pages: pages, log: log}
+func New(cfg Config, deps Deps) *Server {
+	if deps.Tracer == nil {
+		deps.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	s := &Server{deps: deps, log: deps.Log}
+	s.cfg.Store(&cfg)
 	s.echo = echo.NewWithConfig(echo.Config{
-		Logger:           log,
+		Logger:           deps.Log,
 		HTTPErrorHandler: s.handleError,
 		Router: echo.NewRouter(echo.RouterConfig{
 			// Echo answers OPTIONS itself with 204; the contract wants 405
@@ -48,6 +81,13 @@ func New(cfg Config, pages Renderer, log *slog.Logger) *Server {
 	s.routes()
 	return s
 }
+
+// Configure swaps in new settings: max_inflight and the admin token apply
+// to the next request. Addr, ShutdownTimeout and DrainDelay are read by the
+// app when it serves and stops.
+func (s *Server) Configure(cfg Config) { s.cfg.Store(&cfg) }
+
+func (s *Server) config() *Config { return s.cfg.Load() }
 
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

@@ -78,10 +78,12 @@ type Counts struct {
 // page's client went away are excluded: they count neither way, so neither
 // bad user ids nor impatient clients can open the breaker.
 type Breaker struct {
-	service string
-	cb      *gobreaker.CircuitBreaker[bff.Response]
-	next    bff.Fetcher
-	notify  func(Transition)
+	service  string
+	settings gobreaker.Settings
+	cb       atomic.Pointer[gobreaker.CircuitBreaker[bff.Response]] // swapped by Reset
+	forced   atomic.Uint32                                          // a Force mode
+	next     bff.Fetcher
+	notify   func(Transition)
 
 	mu         sync.Mutex   // guards pending; never held while calling gobreaker
 	pending    []Transition // recorded under gobreaker's lock, reported after it
@@ -95,7 +97,7 @@ var _ bff.Fetcher = (*Breaker)(nil)
 // after the breaker's lock is released, so it may log or block briefly.
 func NewBreaker(service string, cfg BreakerConfig, next bff.Fetcher, notify func(Transition)) *Breaker {
 	b := &Breaker{service: service, next: next, notify: notify}
-	b.cb = gobreaker.NewCircuitBreaker[bff.Response](gobreaker.Settings{
+	b.settings = gobreaker.Settings{
 		Name:         service,
 		MaxRequests:  cfg.HalfOpenRequests,
 		Interval:     cfg.Interval,
@@ -110,8 +112,48 @@ func NewBreaker(service string, cfg BreakerConfig, next bff.Fetcher, notify func
 			b.hasPending.Store(true)
 			b.mu.Unlock()
 		},
-	})
+	}
+	b.cb.Store(gobreaker.NewCircuitBreaker[bff.Response](b.settings))
 	return b
+}
+
+// Force is an operator's override of a breaker, for drills.
+type Force uint32
+
+// Force modes.
+const (
+	ForceNone   Force = iota // the breaker decides
+	ForceOpen                // refuse every call, as if open
+	ForceClosed              // let every call through, counting nothing
+)
+
+// String returns "none", "open" or "closed".
+func (f Force) String() string {
+	switch f {
+	case ForceOpen:
+		return "open"
+	case ForceClosed:
+		return "closed"
+	default:
+		return "none"
+	}
+}
+
+// SetForce overrides the breaker until set back to ForceNone.
+func (b *Breaker) SetForce(f Force) { b.forced.Store(uint32(f)) }
+
+// Forced returns the current override.
+func (b *Breaker) Forced() Force { return Force(b.forced.Load()) }
+
+// Reset returns the breaker to closed with zero counts and clears any
+// override.
+func (b *Breaker) Reset() {
+	from := b.State()
+	b.cb.Store(gobreaker.NewCircuitBreaker[bff.Response](b.settings))
+	b.forced.Store(uint32(ForceNone))
+	if from != StateClosed && b.notify != nil {
+		b.notify(Transition{Service: b.service, From: from, To: StateClosed, At: time.Now()})
+	}
 }
 
 func readyToTrip(cfg BreakerConfig) func(gobreaker.Counts) bool {
@@ -133,7 +175,13 @@ func excluded(err error) bool {
 // Fetch calls next unless the breaker is open, in which case it answers at
 // once with a CodeCircuitOpen *bff.Error wrapping ErrOpen.
 func (b *Breaker) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
-	resp, err := b.cb.Execute(func() (bff.Response, error) { return b.next.Fetch(ctx, call) })
+	switch Force(b.forced.Load()) {
+	case ForceOpen:
+		return bff.Response{}, bff.Errorf(b.service, bff.CodeCircuitOpen, ErrOpen, "circuit breaker open")
+	case ForceClosed:
+		return b.next.Fetch(ctx, call)
+	}
+	resp, err := b.cb.Load().Execute(func() (bff.Response, error) { return b.next.Fetch(ctx, call) })
 	b.flush()
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		return resp, bff.Errorf(b.service, bff.CodeCircuitOpen, ErrOpen, "circuit breaker open")
@@ -158,17 +206,24 @@ func (b *Breaker) flush() {
 	}
 }
 
-// State returns the breaker's current state. Reading it may move an open
-// breaker whose open_timeout has passed to half-open.
+// State returns the breaker's current state; a forced breaker reports the
+// state it is forced to. Reading it may move an open breaker whose
+// open_timeout has passed to half-open.
 func (b *Breaker) State() State {
-	s := fromGobreaker(b.cb.State())
+	switch Force(b.forced.Load()) {
+	case ForceOpen:
+		return StateOpen
+	case ForceClosed:
+		return StateClosed
+	}
+	s := fromGobreaker(b.cb.Load().State())
 	b.flush()
 	return s
 }
 
 // Counts returns the breaker's current counters.
 func (b *Breaker) Counts() Counts {
-	c := b.cb.Counts()
+	c := b.cb.Load().Counts()
 	return Counts{
 		Requests: c.Requests, Successes: c.TotalSuccesses, Failures: c.TotalFailures, Excluded: c.TotalExclusions,
 		ConsecutiveSuccesses: c.ConsecutiveSuccesses, ConsecutiveFailures: c.ConsecutiveFailures,

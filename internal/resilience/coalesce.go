@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/pagebff/pagebff/internal/bff"
 )
@@ -25,7 +24,7 @@ import (
 type Coalescer struct {
 	service string
 	next    bff.Fetcher
-	shared  atomic.Int64
+	count   *bff.Counters
 
 	mu      sync.Mutex
 	flights map[string]*flight // guarded by mu
@@ -42,9 +41,13 @@ type flight struct {
 
 var _ bff.Fetcher = (*Coalescer)(nil)
 
-// NewCoalescer returns a Coalescer in front of next.
-func NewCoalescer(service string, next bff.Fetcher) *Coalescer {
-	return &Coalescer{service: service, next: next, flights: make(map[string]*flight)}
+// NewCoalescer returns a Coalescer in front of next, counting joined calls
+// in count (nil means private counters).
+func NewCoalescer(service string, next bff.Fetcher, count *bff.Counters) *Coalescer {
+	if count == nil {
+		count = new(bff.Counters)
+	}
+	return &Coalescer{service: service, next: next, count: count, flights: make(map[string]*flight)}
 }
 
 // Fetch joins an identical call in flight, or starts one.
@@ -55,7 +58,7 @@ func (c *Coalescer) Fetch(ctx context.Context, call bff.Call) (bff.Response, err
 	if joined {
 		f.waiters++
 		c.mu.Unlock()
-		c.shared.Add(1)
+		c.count.Coalesced.Add(1)
 	} else {
 		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		f = &flight{done: make(chan struct{}), waiters: 1, cancel: cancel}
@@ -101,4 +104,4 @@ func (c *Coalescer) run(ctx context.Context, key string, f *flight, call bff.Cal
 }
 
 // Shared returns how many calls were answered by joining another's call.
-func (c *Coalescer) Shared() int64 { return c.shared.Load() }
+func (c *Coalescer) Shared() int64 { return c.count.Coalesced.Load() }

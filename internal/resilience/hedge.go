@@ -36,16 +36,20 @@ type Hedger struct {
 	est     *Estimator
 	budget  *Budget
 	gate    atomic.Pointer[func() bool]
-	sent    atomic.Int64
-	won     atomic.Int64
+	count   *bff.Counters
 }
 
 var _ bff.Fetcher = (*Hedger)(nil)
 
 // NewHedger returns a Hedger in front of next. timeout is the service's
-// timeout; now is the budget's clock (nil means time.Now).
-func NewHedger(service string, cfg HedgeConfig, timeout time.Duration, next bff.Fetcher, now func() time.Time) *Hedger {
+// timeout; now is the budget's clock (nil means time.Now); hedges sent and
+// won are counted in count (nil means private counters).
+func NewHedger(service string, cfg HedgeConfig, timeout time.Duration, next bff.Fetcher, now func() time.Time, count *bff.Counters) *Hedger {
+	if count == nil {
+		count = new(bff.Counters)
+	}
 	return &Hedger{
+		count:   count,
 		service: service,
 		fixed:   cfg.Delay,
 		ceiling: timeout / 2,
@@ -72,7 +76,9 @@ func (h *Hedger) Delay() time.Duration {
 }
 
 // Stats returns hedges sent and hedges that won.
-func (h *Hedger) Stats() (sent, won int64) { return h.sent.Load(), h.won.Load() }
+func (h *Hedger) Stats() (sent, won int64) {
+	return h.count.HedgesSent.Load(), h.count.HedgesWon.Load()
+}
 
 type attempt struct {
 	resp  bff.Response
@@ -100,15 +106,15 @@ func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error)
 		case <-timer.C:
 			if h.mayHedge(ctx) {
 				pending++
-				h.sent.Add(1)
-				go h.attempt(ctx, call, true, results)
+				h.count.HedgesSent.Add(1)
+				go h.attempt(bff.WithHedge(ctx), call, true, results)
 			}
 		case r := <-results:
 			pending--
 			if r.err == nil {
 				h.est.Observe(r.took)
 				if r.hedge {
-					h.won.Add(1)
+					h.count.HedgesWon.Add(1)
 					r.resp.Source = bff.SourceHedge
 					// The primary took at least this long: keep the tail in the
 					// estimate, or a winning hedge would hide it.

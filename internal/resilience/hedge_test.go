@@ -116,7 +116,7 @@ func (f *fakeAttempts) Fetch(ctx context.Context, call bff.Call) (bff.Response, 
 
 func TestHedgeWinsAndLoserIsCancelled(t *testing.T) {
 	f := &fakeAttempts{delays: []time.Duration{-1, 5 * time.Millisecond}}
-	h := NewHedger("user", HedgeConfig{Enabled: true, Delay: 20 * time.Millisecond, BudgetPercent: 10}, 300*time.Millisecond, f, nil)
+	h := NewHedger("user", HedgeConfig{Enabled: true, Delay: 20 * time.Millisecond, BudgetPercent: 10}, 300*time.Millisecond, f, nil, nil)
 	resp, err := h.Fetch(context.Background(), bff.Call{Service: "user", Path: "/users/a", RequestID: "rid"})
 	if err != nil || resp.Source != bff.SourceHedge || string(resp.Body) != `{"attempt":1}` {
 		t.Fatalf("Fetch = %s %v %v; want the hedge's answer", resp.Body, resp.Source, err)
@@ -147,7 +147,7 @@ func TestHedgeNotSent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeAttempts{delays: []time.Duration{50 * time.Millisecond}}
-			h := NewHedger("user", tt.cfg, 300*time.Millisecond, f, nil)
+			h := NewHedger("user", tt.cfg, 300*time.Millisecond, f, nil, nil)
 			if tt.gate != nil {
 				h.SetGate(tt.gate)
 			}
@@ -173,7 +173,7 @@ func TestHedgeIsNotARetry(t *testing.T) {
 		n.Add(1)
 		return bff.Response{}, bff.Errorf("user", bff.CodeUpstreamStatus, nil, "upstream answered 500")
 	})
-	h := NewHedger("user", HedgeConfig{Delay: 50 * time.Millisecond, BudgetPercent: 100}, 300*time.Millisecond, failing, nil)
+	h := NewHedger("user", HedgeConfig{Delay: 50 * time.Millisecond, BudgetPercent: 100}, 300*time.Millisecond, failing, nil, nil)
 	if _, err := h.Fetch(context.Background(), bff.Call{Service: "user"}); bff.CodeOf(err) != bff.CodeUpstreamStatus {
 		t.Fatalf("err = %v", err)
 	}
@@ -184,7 +184,7 @@ func TestHedgeIsNotARetry(t *testing.T) {
 }
 
 func TestAutoDelay(t *testing.T) {
-	h := NewHedger("user", HedgeConfig{BudgetPercent: 10}, 300*time.Millisecond, nil, nil)
+	h := NewHedger("user", HedgeConfig{BudgetPercent: 10}, 300*time.Millisecond, nil, nil, nil)
 	if d := h.Delay(); d != 150*time.Millisecond {
 		t.Fatalf("cold auto delay = %v, want half the timeout", d)
 	}

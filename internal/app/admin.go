@@ -1,0 +1,101 @@
+package app
+
+import (
+	"time"
+
+	"github.com/pagebff/pagebff/internal/httpapi"
+	"github.com/pagebff/pagebff/internal/resilience"
+)
+
+// admin is the App's view for /admin/*.
+type admin struct{ a *App }
+
+var _ httpapi.Admin = admin{}
+
+// breakerView is one service in GET /admin/breakers.
+type breakerView struct {
+	State    string            `json:"state"`
+	Forced   string            `json:"forced"`
+	Counts   resilience.Counts `json:"counts"`
+	Settings breakerSettings   `json:"settings"`
+	Hedge    hedgeView         `json:"hedge"`
+	Cache    cacheView         `json:"cache"`
+	Figures  map[string]int64  `json:"totals"`
+}
+
+type breakerSettings struct {
+	ConsecutiveFailures uint32  `json:"consecutive_failures"`
+	FailureRatio        float64 `json:"failure_ratio"`
+	MinRequests         uint32  `json:"min_requests"`
+	Interval            string  `json:"interval"`
+	OpenTimeout         string  `json:"open_timeout"`
+	HalfOpenRequests    uint32  `json:"half_open_requests"`
+}
+
+type hedgeView struct {
+	Enabled       bool    `json:"enabled"`
+	Delay         string  `json:"delay"`         // configured: "auto" or a duration
+	CurrentDelay  string  `json:"current_delay"` // what the next call would wait
+	BudgetPercent float64 `json:"budget_percent"`
+}
+
+type cacheView struct {
+	Enabled    bool   `json:"enabled"`
+	StaleTTL   string `json:"stale_ttl"`
+	MaxEntries int    `json:"max_entries"`
+	Entries    int    `json:"entries"`
+}
+
+// Breakers returns {"services": {"<name>": breakerView, ...}}.
+func (ad admin) Breakers() any {
+	st := ad.a.state.Load()
+	out := make(map[string]breakerView, len(st.services))
+	for _, s := range st.services {
+		b := s.cfg.Breaker
+		v := breakerView{
+			State:  s.breaker.State().String(),
+			Forced: s.breaker.Forced().String(),
+			Counts: s.breaker.Counts(),
+			Settings: breakerSettings{
+				ConsecutiveFailures: b.ConsecutiveFailures, FailureRatio: b.FailureRatio, MinRequests: b.MinRequests,
+				Interval: b.Interval.String(), OpenTimeout: b.OpenTimeout.String(), HalfOpenRequests: b.HalfOpenRequests,
+			},
+			Hedge: hedgeView{Enabled: s.cfg.Hedge.Enabled, Delay: "auto", BudgetPercent: s.cfg.Hedge.BudgetPercent},
+			Cache: cacheView{Enabled: s.cfg.Cache.Enabled, StaleTTL: s.cfg.Cache.StaleTTL.String(), MaxEntries: s.cfg.Cache.MaxEntries},
+			Figures: map[string]int64{
+				"hedges_sent": s.count.HedgesSent.Load(), "hedges_won": s.count.HedgesWon.Load(),
+				"stale_served": s.count.StaleServed.Load(), "coalesced": s.count.Coalesced.Load(),
+			},
+		}
+		if d := s.cfg.Hedge.Delay; d > 0 {
+			v.Hedge.Delay = d.String()
+		}
+		if s.hedger != nil {
+			v.Hedge.CurrentDelay = s.hedger.Delay().Round(time.Microsecond).String()
+		}
+		if s.stale != nil {
+			v.Cache.Entries = s.stale.Len()
+		}
+		out[s.cfg.Name] = v
+	}
+	return map[string]any{"services": out}
+}
+
+// BreakerAction forces a breaker open or closed, or resets it.
+func (ad admin) BreakerAction(service, action string) error {
+	s := ad.a.state.Load().service(service)
+	if s == nil {
+		return httpapi.ErrUnknownService
+	}
+	switch action {
+	case "open":
+		s.breaker.SetForce(resilience.ForceOpen)
+	case "closed":
+		s.breaker.SetForce(resilience.ForceClosed)
+	case "reset":
+		s.breaker.Reset()
+	default:
+		return httpapi.ErrUnknownAction
+	}
+	return nil
+}

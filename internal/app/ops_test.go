@@ -1,0 +1,252 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/pagebff/pagebff/internal/app"
+	"github.com/pagebff/pagebff/internal/config"
+	"github.com/pagebff/pagebff/internal/resilience"
+	"github.com/pagebff/pagebff/internal/testutil"
+)
+
+// scrape fetches /metrics and parses it.
+func scrape(t testing.TB, f *fixture) map[string]*dto.MetricFamily {
+	t.Helper()
+	r := f.get(t, "/metrics")
+	if r.resp.StatusCode != 200 {
+		t.Fatalf("/metrics = %d", r.resp.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return fams
+}
+
+// value returns the value of the series of name whose labels include want,
+// and whether it exists. Histograms give their sample count.
+func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	fam, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+next:
+	for _, m := range fam.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if labels[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func assertMetric(t testing.TB, fams map[string]*dto.MetricFamily, name string, labels map[string]string, want float64) {
+	t.Helper()
+	got, ok := value(fams, name, labels)
+	if !ok || got != want {
+		t.Errorf("%s%v = %v (present %v), want %v", name, labels, got, ok, want)
+	}
+}
+
+func TestMetricsMove(t *testing.T) {
+	f := newFixture(t, handlers{activity: testutil.Status(500, ``)}, func(c *config.Config) {
+		setService(c, "activity", func(s *config.Service) { s.Breaker.ConsecutiveFailures = 2 })
+	})
+	fams := scrape(t, f)
+	assertMetric(t, fams, "bff_breaker_state", map[string]string{"service": "activity"}, 0)
+	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "bff_inflight_pages", "bff_pages_shed_total"} {
+		if _, ok := fams[name]; !ok {
+			t.Errorf("/metrics has no %s", name)
+		}
+	}
+
+	f.page(t)
+	f.page(t)
+	f.get(t, "/nope")
+	fams = scrape(t, f)
+	assertMetric(t, fams, "bff_page_duration_seconds", map[string]string{"page": "home"}, 2)
+	assertMetric(t, fams, "bff_section_duration_seconds", map[string]string{"service": "user"}, 2)
+	assertMetric(t, fams, "bff_section_outcomes_total", map[string]string{"service": "user", "status": "ok", "code": "none"}, 2)
+	assertMetric(t, fams, "bff_section_outcomes_total", map[string]string{"service": "activity", "status": "error", "code": "upstream_status"}, 2)
+	assertMetric(t, fams, "bff_breaker_state", map[string]string{"service": "activity"}, 2)
+	assertMetric(t, fams, "bff_breaker_transitions_total", map[string]string{"service": "activity", "from": "closed", "to": "open"}, 1)
+	assertMetric(t, fams, "bff_http_requests_total", map[string]string{"route": "/v1/pages/home", "method": "GET", "status": "200"}, 2)
+	assertMetric(t, fams, "bff_http_requests_total", map[string]string{"route": "unmatched", "method": "GET", "status": "404"}, 1)
+
+	// A stale answer and a shed page move their counters too.
+	f.activity.Set(testutil.JSON(`[]`))
+	f.app.Breaker("activity").Reset()
+	f.page(t)
+	f.activity.Set(testutil.Status(503, ``))
+	f.page(t)
+	fams = scrape(t, f)
+	assertMetric(t, fams, "bff_stale_served_total", map[string]string{"service": "activity"}, 1)
+	assertMetric(t, fams, "bff_section_outcomes_total", map[string]string{"service": "activity", "status": "stale", "code": "upstream_status"}, 1)
+}
+
+func TestMetricsHedgesAndShedding(t *testing.T) {
+	fs := &firstSlow{body: userBody}
+	f := newFixture(t, handlers{user: fs.handle}, hedgeOn(20*time.Millisecond))
+	f.page(t)
+	fams := scrape(t, f)
+	assertMetric(t, fams, "bff_hedges_sent_total", map[string]string{"service": "user"}, 1)
+	assertMetric(t, fams, "bff_hedges_won_total", map[string]string{"service": "user"}, 1)
+
+	f.app.Server().Configure(func() config.Config { c := f.app.Config(); c.Server.MaxInflight = 0; return c }().Server)
+	if r := f.get(t, "/v1/pages/home?user_id=abc"); r.resp.StatusCode != 503 {
+		t.Fatalf("status %d, want 503 with max_inflight 0", r.resp.StatusCode)
+	}
+	assertMetric(t, scrape(t, f), "bff_pages_shed_total", nil, 1)
+}
+
+// An incoming traceparent is continued: one span per page, one per
+// downstream attempt (a hedge marked), and traceparent sent downstream.
+func TestTracing(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	fs := &firstSlow{body: userBody}
+	f := newFixture(t, handlers{user: fs.handle}, hedgeOn(20*time.Millisecond), app.WithTracer(tp))
+
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	r := f.get(t, "/v1/pages/home?user_id=abc", "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	assertSection(t, r.page, "user", "ok", "")
+	eventually(t, "the losing attempt's span", func() bool { return len(rec.Ended()) == 5 })
+
+	var pageSpan sdktrace.ReadOnlySpan
+	attempts := map[string]int{}
+	hedges := 0
+	for _, s := range rec.Ended() {
+		if s.SpanContext().TraceID().String() != traceID {
+			t.Errorf("span %q in trace %s, want the incoming %s", s.Name(), s.SpanContext().TraceID(), traceID)
+		}
+		switch s.SpanKind() {
+		case trace.SpanKindServer:
+			pageSpan = s
+		case trace.SpanKindClient:
+			attempts[s.Name()]++
+			for _, kv := range s.Attributes() {
+				if kv.Key == "bff.hedge" && kv.Value.AsBool() {
+					hedges++
+				}
+			}
+		}
+	}
+	if pageSpan == nil || pageSpan.Parent().SpanID().String() != "00f067aa0ba902b7" {
+		t.Fatalf("page span %v, want one continuing the incoming parent", pageSpan)
+	}
+	if attempts["GET user"] != 2 || attempts["GET catalog"] != 1 || attempts["GET activity"] != 1 || hedges != 1 {
+		t.Fatalf("attempt spans %v with %d hedges; want user twice (one hedge), catalog and activity once", attempts, hedges)
+	}
+	for _, req := range f.catalog.Requests() {
+		if tp := req.Header.Get("traceparent"); !strings.Contains(tp, traceID) {
+			t.Errorf("catalog got traceparent %q, want trace %s", tp, traceID)
+		}
+	}
+	// The page log line carries the trace id.
+	lines := f.logs.lines(t, "page")
+	if len(lines) != 1 || lines[0]["trace_id"] != traceID {
+		t.Fatalf("page log %v, want trace_id %s", lines, traceID)
+	}
+}
+
+func TestAdminBreakers(t *testing.T) {
+	f := newFixture(t, handlers{}, nil)
+	r := f.get(t, "/admin/breakers")
+	if r.resp.StatusCode != 200 {
+		t.Fatalf("/admin/breakers = %d without a token configured, want 200", r.resp.StatusCode)
+	}
+	var view struct {
+		Services map[string]struct {
+			State    string
+			Counts   map[string]int
+			Settings map[string]any
+			Hedge    map[string]any
+			Cache    map[string]any
+			Totals   map[string]int64
+		}
+	}
+	if err := json.Unmarshal(r.body, &view); err != nil {
+		t.Fatal(err)
+	}
+	u := view.Services["user"]
+	if u.State != "closed" || u.Settings["consecutive_failures"] != 5.0 || u.Hedge["delay"] != "auto" || u.Cache["stale_ttl"] != "10m0s" {
+		t.Fatalf("admin view of user: %+v", u)
+	}
+	// Without a token, the actions are refused.
+	if r := f.do(t, context.Background(), http.MethodPost, "/admin/breakers/user/open"); r.resp.StatusCode != 403 {
+		t.Fatalf("action without a configured token = %d, want 403", r.resp.StatusCode)
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	f := newFixture(t, handlers{}, func(c *config.Config) { c.Server.AdminToken = "s3cret" })
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		auth   string
+		status int
+	}{
+		{name: "no header", method: "GET", path: "/admin/breakers", status: 401},
+		{name: "wrong token", method: "GET", path: "/admin/breakers", auth: "Bearer nope", status: 401},
+		{name: "not bearer", method: "GET", path: "/admin/breakers", auth: "Basic s3cret", status: 401},
+		{name: "right token", method: "GET", path: "/admin/breakers", auth: "Bearer s3cret", status: 200},
+		{name: "action without token", method: "POST", path: "/admin/breakers/user/open", status: 401},
+		{name: "unknown service", method: "POST", path: "/admin/breakers/nope/open", auth: "Bearer s3cret", status: 404},
+		{name: "unknown action", method: "POST", path: "/admin/breakers/user/explode", auth: "Bearer s3cret", status: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var hdr []string
+			if tt.auth != "" {
+				hdr = []string{"Authorization", tt.auth}
+			}
+			if r := f.do(t, context.Background(), tt.method, tt.path, hdr...); r.resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.resp.StatusCode, tt.status, r.body)
+			}
+		})
+	}
+
+	// Drill: force open, the section answers circuit_open without a call;
+	// force closed; reset.
+	auth := []string{"Authorization", "Bearer s3cret"}
+	f.do(t, context.Background(), http.MethodPost, "/admin/breakers/user/open", auth...)
+	hits := f.user.Hits()
+	assertSection(t, f.page(t).page, "user", "error", "circuit_open")
+	if f.user.Hits() != hits {
+		t.Fatal("a forced-open breaker let a call through")
+	}
+	f.do(t, context.Background(), http.MethodPost, "/admin/breakers/user/reset", auth...)
+	if br := f.app.Breaker("user"); br.State() != resilience.StateClosed || br.Forced() != resilience.ForceNone {
+		t.Fatalf("after reset: %s forced %s", br.State(), br.Forced())
+	}
+	assertSection(t, f.page(t).page, "user", "ok", "")
+}

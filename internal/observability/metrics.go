@@ -1,0 +1,114 @@
+package observability
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are pagebff's Prometheus metrics. Create them with NewMetrics;
+// every method is safe for concurrent use.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	PageDuration    *prometheus.HistogramVec // page
+	SectionDuration *prometheus.HistogramVec // service
+	SectionOutcomes *prometheus.CounterVec   // service, status, code
+	Transitions     *prometheus.CounterVec   // service, from, to
+	PagesShed       prometheus.Counter
+	HTTPRequests    *prometheus.CounterVec   // route, method, status
+	HTTPDuration    *prometheus.HistogramVec // route, method
+	ConfigReloads   *prometheus.CounterVec   // result
+}
+
+// Buckets for page and section latency, in seconds: fine below 100ms where
+// healthy pages live, then up to the 500ms page deadline and past it.
+var latencyBuckets = []float64{.001, .0025, .005, .01, .015, .02, .03, .05, .075, .1, .15, .2, .3, .4, .5, .75, 1}
+
+// NewMetrics registers pagebff's metrics, the Go runtime and the process
+// collectors on a new registry. inflight reports the pages in flight.
+func NewMetrics(inflight func() float64) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		PageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bff_page_duration_seconds", Help: "Time to render a page, from request to response.", Buckets: latencyBuckets,
+		}, []string{"page"}),
+		SectionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bff_section_duration_seconds", Help: "Time from a page's fan-out to its section's answer.", Buckets: latencyBuckets,
+		}, []string{"service"}),
+		SectionOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_section_outcomes_total", Help: "Sections rendered, by service, status (ok, stale, error) and code (none when ok).",
+		}, []string{"service", "status", "code"}),
+		Transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_breaker_transitions_total", Help: "Circuit breaker state changes.",
+		}, []string{"service", "from", "to"}),
+		PagesShed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bff_pages_shed_total", Help: "Page requests answered 503 because server.max_inflight pages were in flight.",
+		}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_http_requests_total", Help: "HTTP requests served, by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bff_http_request_duration_seconds", Help: "HTTP request duration by route and method.", Buckets: latencyBuckets,
+		}, []string{"route", "method"}),
+		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_config_reloads_total", Help: "Config reloads, by result (applied, unchanged, rejected).",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(m.PageDuration, m.SectionDuration, m.SectionOutcomes, m.Transitions, m.PagesShed,
+		m.HTTPRequests, m.HTTPDuration, m.ConfigReloads,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bff_inflight_pages", Help: "Page requests in flight."}, inflight),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// ServiceSample is one service's state at scrape time.
+type ServiceSample struct {
+	Service      string
+	BreakerState float64 // 0 closed, 1 half-open, 2 open
+	HedgesSent   int64
+	HedgesWon    int64
+	StaleServed  int64
+	Coalesced    int64
+}
+
+// serviceCollector reads per-service figures when scraped, so no counter is
+// kept twice and a service added by a reload appears at once.
+type serviceCollector struct {
+	samples                            func() []ServiceSample
+	state, sent, won, stale, coalesced *prometheus.Desc
+}
+
+// RegisterServices adds the per-service gauges and counters, read from
+// samples at every scrape.
+func (m *Metrics) RegisterServices(samples func() []ServiceSample) {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, []string{"service"}, nil)
+	}
+	m.Registry.MustRegister(&serviceCollector{
+		samples:   samples,
+		state:     d("bff_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open."),
+		sent:      d("bff_hedges_sent_total", "Hedged requests sent."),
+		won:       d("bff_hedges_won_total", "Hedged requests that answered first."),
+		stale:     d("bff_stale_served_total", "Sections answered from the stale cache."),
+		coalesced: d("bff_coalesced_calls_total", "Calls answered by joining an identical call in flight."),
+	})
+}
+
+func (c *serviceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.state, c.sent, c.won, c.stale, c.coalesced} {
+		ch <- d
+	}
+}
+
+func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.samples() {
+		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, s.BreakerState, s.Service)
+		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(s.HedgesSent), s.Service)
+		ch <- prometheus.MustNewConstMetric(c.won, prometheus.CounterValue, float64(s.HedgesWon), s.Service)
+		ch <- prometheus.MustNewConstMetric(c.stale, prometheus.CounterValue, float64(s.StaleServed), s.Service)
+		ch <- prometheus.MustNewConstMetric(c.coalesced, prometheus.CounterValue, float64(s.Coalesced), s.Service)
+	}
+}
