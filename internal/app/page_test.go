@@ -375,8 +375,16 @@ func TestClientCancelIsLoggedNotCounted(t *testing.T) {
 	if st := f.app.Breaker("user").State().String(); st != "closed" {
 		t.Fatalf("breaker %s after client cancellations, want closed", st)
 	}
-	if c := f.app.Breaker("user").Counts(); c.Failures != 0 || c.Excluded != 3 {
-		t.Fatalf("breaker counts %+v, want 0 failures and 3 excluded", c)
+	// Cancelled calls end asynchronously, and a page may join the call of
+	// one that left just before (coalescing): every call must end up
+	// excluded, none a failure.
+	br := f.app.Breaker("user")
+	eventually(t, "every cancelled call excluded", func() bool {
+		c := br.Counts()
+		return c.Requests >= 1 && c.Excluded == c.Requests
+	})
+	if c := br.Counts(); c.Failures != 0 {
+		t.Fatalf("breaker counts %+v, want no failures", c)
 	}
 }
 

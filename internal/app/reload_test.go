@@ -1,0 +1,116 @@
+package app_test
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pagebff/pagebff/internal/app"
+	"github.com/pagebff/pagebff/internal/config"
+	"github.com/pagebff/pagebff/internal/resilience"
+	"github.com/pagebff/pagebff/internal/testutil"
+)
+
+// Reloading while pages are served: the changed services pick up their new
+// timeout, path and breaker threshold; the unchanged one keeps its breaker
+// state and stale cache; every page stays 200 (run with -race).
+func TestReloadWhileServing(t *testing.T) {
+	f := newFixture(t, handlers{activity: testutil.JSON(activityBody)}, func(c *config.Config) {
+		setService(c, "activity", func(s *config.Service) { s.Breaker.ConsecutiveFailures = 1 })
+	})
+	f.page(t) // activity's good answer is cached
+	f.activity.Set(testutil.Status(500, ``))
+	f.page(t) // activity's breaker opens
+	activityBreaker := f.app.Breaker("activity")
+	if activityBreaker.State() != resilience.StateOpen {
+		t.Fatal("activity breaker not open")
+	}
+
+	var stop atomic.Bool
+	var served, bad atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				r, err := f.try(t.Context(), "GET", "/v1/pages/home?user_id=abc")
+				if err != nil || r.resp.StatusCode != 200 {
+					bad.Add(1)
+				}
+				served.Add(1)
+			}
+		}()
+	}
+	eventually(t, "pages flowing", func() bool { return served.Load() > 20 })
+
+	next := f.app.Config()
+	next.Services = slices.Clone(next.Services)
+	setService(&next, "user", func(s *config.Service) {
+		s.Downstream.Timeout = 250 * time.Millisecond
+		s.Downstream.Path = "/v2/users/{user_id}"
+	})
+	setService(&next, "catalog", func(s *config.Service) { s.Breaker.ConsecutiveFailures = 1 })
+	if err := next.Validate(false); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := f.app.Reload(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"services.catalog.breaker.consecutive_failures", "services.user.path", "services.user.timeout"}
+	if !slices.Equal(changed, want) {
+		t.Fatalf("changed keys %v, want %v", changed, want)
+	}
+	before := served.Load()
+	eventually(t, "pages after the reload", func() bool { return served.Load() > before+20 })
+	stop.Store(true)
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Fatalf("%d pages failed during the reload", bad.Load())
+	}
+
+	// The new path is used.
+	reqs := f.user.Requests()
+	if last := reqs[len(reqs)-1].Path; last != "/v2/users/abc" {
+		t.Fatalf("user service last saw %s, want the reloaded path", last)
+	}
+	// The unchanged service kept its breaker (still open) and its cache.
+	if f.app.Breaker("activity") != activityBreaker || activityBreaker.State() != resilience.StateOpen {
+		t.Fatal("activity's breaker was replaced or reset by a reload that did not touch it")
+	}
+	assertStale(t, f.page(t), "activity", "circuit_open")
+	// The new catalog threshold applies: one failure opens it.
+	f.catalog.Set(testutil.Status(500, ``))
+	f.page(t)
+	if st := f.app.Breaker("catalog").State(); st != resilience.StateOpen {
+		t.Fatalf("catalog breaker %s after one failure, want open with the reloaded threshold", st)
+	}
+}
+
+func TestReloadUnchanged(t *testing.T) {
+	f := newFixture(t, handlers{}, nil)
+	if _, err := f.app.Reload(f.app.Config()); !errors.Is(err, app.ErrUnchanged) {
+		t.Fatalf("Reload of the same config: %v, want ErrUnchanged", err)
+	}
+}
+
+// Counters survive a reload that rebuilds a service.
+func TestReloadKeepsCounters(t *testing.T) {
+	fs := &firstSlow{body: userBody}
+	f := newFixture(t, handlers{user: fs.handle}, hedgeOn(20*time.Millisecond))
+	f.page(t)
+	next := f.app.Config()
+	next.Services = slices.Clone(next.Services)
+	setService(&next, "user", func(s *config.Service) { s.Downstream.Timeout = 200 * time.Millisecond })
+	if _, err := f.app.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := f.app.Stats("user"); st.HedgesSent != 1 {
+		t.Fatalf("hedges sent %d after reload, want 1 kept", st.HedgesSent)
+	}
+	assertMetric(t, scrape(t, f), "bff_hedges_sent_total", map[string]string{"service": "user"}, 1)
+}
