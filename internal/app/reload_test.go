@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"errors"
+	"log/slog"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -113,4 +115,41 @@ func TestReloadKeepsCounters(t *testing.T) {
 		t.Fatalf("hedges sent %d after reload, want 1 kept", st.HedgesSent)
 	}
 	assertMetric(t, scrape(t, f), "bff_hedges_sent_total", map[string]string{"service": "user"}, 1)
+}
+
+// log.level applies at once on reload.
+func TestReloadLogLevel(t *testing.T) {
+	lv := new(slog.LevelVar)
+	buf := &syncBuffer{}
+	cfg := config.Default()
+	svc := testutil.NewService(t, testutil.JSON(`{}`))
+	for i := range cfg.Services {
+		cfg.Services[i].Downstream.URL = svc.URL
+	}
+	a, err := app.New(cfg, slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: lv})), app.WithLevel(lv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	get := func() {
+		resp, err := srv.Client().Get(srv.URL + "/v1/pages/home?user_id=abc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	get()
+	if n := len(buf.lines(t, "page")); n != 1 {
+		t.Fatalf("%d page lines at info, want 1", n)
+	}
+	cfg.LogLevel = "error"
+	if _, err := a.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	get()
+	if n := len(buf.lines(t, "page")); n != 1 {
+		t.Fatalf("%d page lines after log.level error, want still 1", n)
+	}
 }
