@@ -41,11 +41,12 @@ func (s *Server) measure(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		start := time.Now()
 		err := next(c)
+		_, status := echo.ResolveResponseStatus(c.Response(), err)
 		route := c.Path()
-		if ri := c.RouteInfo(); route == "" || ri.Name == echo.NotFoundRouteName || ri.Name == echo.MethodNotAllowedRouteName {
+		// RouteInfo copies; only 404s need it, to tell "no route" apart.
+		if route == "" || status == http.StatusNotFound && c.RouteInfo().Name == echo.NotFoundRouteName {
 			route = "unmatched"
 		}
-		_, status := echo.ResolveResponseStatus(c.Response(), err)
 		method := c.Request().Method
 		s.deps.Metrics.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		s.deps.Metrics.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
