@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,6 +53,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	// Catch SIGHUP from the start: its default action ends the process,
+	// and one may come while the demo or the listener is still starting.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	path, _ := config.FilePath(*configPath, getenv)
 	cfg, err := config.Load(path, getenv, *demo)
@@ -95,7 +101,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer a.Close()
 
+	var reloading sync.Mutex // the watcher and SIGHUP must not interleave load and swap
 	reload := func(why string) {
+		reloading.Lock()
+		defer reloading.Unlock()
 		next, err := config.Load(path, getenv, *demo)
 		if err == nil && *demo {
 			next, err = withDemoURLs(next, demoURLs, nil)
@@ -120,17 +129,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			log.Warn("config file not watched; SIGHUP still reloads", slog.String("error", err.Error()))
 		}
 	}
-	stopHUP := onSignal(ctx, syscall.SIGHUP, func() { reload("SIGHUP") })
+	stopHUP := onSignal(ctx, hup, func() { reload("SIGHUP") })
 	defer stopHUP()
 
 	return a.Serve(ctx, ln)
 }
 
-// onSignal calls f on its own goroutine for every sig until ctx ends; the
-// returned func stops it and waits for it.
-func onSignal(ctx context.Context, sig os.Signal, f func()) (stop func()) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, sig)
+// onSignal calls f on its own goroutine for every signal on ch until ctx
+// ends; the returned func stops it and waits for it.
+func onSignal(ctx context.Context, ch <-chan os.Signal, f func()) (stop func()) {
 	done := make(chan struct{})
 	quit := make(chan struct{})
 	go func() {
@@ -147,7 +154,6 @@ func onSignal(ctx context.Context, sig os.Signal, f func()) (stop func()) {
 		}
 	}()
 	return func() {
-		signal.Stop(ch)
 		close(quit)
 		<-done
 	}

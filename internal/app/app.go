@@ -41,6 +41,9 @@ type state struct {
 }
 
 func (st *state) service(name string) *service {
+	if st == nil {
+		return nil
+	}
 	for _, s := range st.services {
 		if s.cfg.Name == name {
 			return s
@@ -82,17 +85,22 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 }
 
 // build makes the running parts for cfg, reusing from old every service
-// whose settings did not change (its breaker state, cache and connections
-// carry on).
+// whose settings did not change (its whole pipeline carries on) and the
+// unchanged parts of those that did (see newService).
 func (a *App) build(cfg config.Config, old *state) (*state, error) {
 	st := &state{cfg: cfg}
 	sections := make([]page.Section, 0, len(cfg.Services))
 	for _, sc := range cfg.Services {
-		svc := old.reusable(sc)
-		if svc == nil {
+		prev := old.service(sc.Name)
+		svc := prev
+		if prev == nil || !prev.cfg.Equal(sc) {
 			var err error
-			if svc, err = a.newService(sc); err != nil {
-				st.closeNew(old)
+			if svc, err = a.newService(sc, prev); err != nil {
+				for _, built := range st.services {
+					if p := old.service(built.cfg.Name); p != built {
+						retire(built, p)
+					}
+				}
 				return nil, err
 			}
 		}
@@ -101,26 +109,6 @@ func (a *App) build(cfg config.Config, old *state) (*state, error) {
 	}
 	st.pages = page.New(cfg.Page, sections)
 	return st, nil
-}
-
-// reusable returns old's service for sc if its settings are unchanged.
-func (st *state) reusable(sc config.Service) *service {
-	if st == nil {
-		return nil
-	}
-	if s := st.service(sc.Name); s != nil && s.cfg.Equal(sc) {
-		return s
-	}
-	return nil
-}
-
-// closeNew closes the services of st that old does not hold.
-func (st *state) closeNew(old *state) {
-	for _, s := range st.services {
-		if old == nil || old.service(s.cfg.Name) != s {
-			s.close()
-		}
-	}
 }
 
 func (a *App) counter(name string) *bff.Counters {

@@ -87,8 +87,9 @@ func TestHedgeBudgetCapsExtraLoad(t *testing.T) {
 	if st.HedgesSent == 0 || st.HedgesSent > maxHedges {
 		t.Fatalf("%d hedges for %d slow pages, want 1..%d", st.HedgesSent, pages, maxHedges)
 	}
-	if hits := f.user.Hits(); int64(hits) != pages+st.HedgesSent {
-		t.Fatalf("user service saw %d requests, want %d pages + %d hedges", hits, pages, st.HedgesSent)
+	// A hedge cancelled before it reached the service is never seen there.
+	if hits := int64(f.user.Hits()); hits < pages || hits > pages+st.HedgesSent {
+		t.Fatalf("user service saw %d requests, want %d pages plus at most %d hedges", hits, pages, st.HedgesSent)
 	}
 }
 
@@ -110,12 +111,15 @@ func TestNoHedgeWhileHalfOpen(t *testing.T) {
 	f.user.Set(testutil.Slow(60*time.Millisecond, testutil.JSON(userBody)))
 	eventually(t, "half-open", func() bool { return br.State() == resilience.StateHalfOpen })
 	before := f.user.Hits()
+	// The first page may have hedged its 500 legitimately before the breaker
+	// opened: count from here.
+	sentBefore, _ := f.app.Stats("user")
 	r := f.page(t)
 	assertSection(t, r.page, "user", "ok", "")
 	if got := f.user.Hits() - before; got != 1 {
 		t.Fatalf("half-open probe sent %d requests, want 1 (no hedge)", got)
 	}
-	if st, _ := f.app.Stats("user"); st.HedgesSent != 0 {
-		t.Fatalf("hedges sent %d, want 0", st.HedgesSent)
+	if st, _ := f.app.Stats("user"); st.HedgesSent != sentBefore.HedgesSent {
+		t.Fatalf("hedges sent while half-open: %d, want 0", st.HedgesSent-sentBefore.HedgesSent)
 	}
 }

@@ -250,3 +250,62 @@ func TestAdminToken(t *testing.T) {
 	}
 	assertSection(t, f.page(t).page, "user", "ok", "")
 }
+
+// Any method a client invents lands in one "other" label: scanners cannot
+// mint series.
+func TestMetricsMethodLabelBounded(t *testing.T) {
+	f := newFixture(t, handlers{}, nil)
+	for _, m := range []string{"FOO", "BAR", "get"} {
+		f.do(t, context.Background(), m, "/x")
+	}
+	fams := scrape(t, f)
+	assertMetric(t, fams, "bff_http_requests_total", map[string]string{"route": "unmatched", "method": "other", "status": "404"}, 3)
+	for _, m := range fams["bff_http_requests_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "method" && (l.GetValue() == "FOO" || l.GetValue() == "BAR") {
+				t.Fatalf("raw method %q became a label", l.GetValue())
+			}
+		}
+	}
+}
+
+func TestMetricsCoalesced(t *testing.T) {
+	slow := testutil.Slow(150*time.Millisecond, testutil.JSON(catalogBody))
+	f := newFixture(t, handlers{catalog: slow}, noHedging)
+	pagesAtOnce(t, f, []string{"a", "b", "c"})
+	assertMetric(t, scrape(t, f), "bff_coalesced_calls_total", map[string]string{"service": "catalog"}, 2)
+}
+
+// The page log line carries what on-call needs.
+func TestPageLogLine(t *testing.T) {
+	f := newFixture(t, handlers{activity: testutil.Status(502, ``)}, nil)
+	r := f.get(t, "/v1/pages/home?user_id=abc", "X-Request-Id", "req-7")
+	if r.resp.StatusCode != 200 {
+		t.Fatal(r.resp.StatusCode)
+	}
+	lines := f.logs.lines(t, "page")
+	if len(lines) != 1 {
+		t.Fatalf("%d page lines", len(lines))
+	}
+	l := lines[0]
+	if l["request_id"] != "req-7" || l["user_id"] != "abc" || l["status"] != 200.0 || l["level"] != "WARN" || l["degraded"] != true {
+		t.Fatalf("page line %v", l)
+	}
+	if d, ok := l["duration_ms"].(float64); !ok || d <= 0 {
+		t.Fatalf("duration_ms %v", l["duration_ms"])
+	}
+	act := l["sections"].(map[string]any)["activity"].(map[string]any)
+	if act["status"] != "error" || act["code"] != "upstream_status" || !strings.Contains(act["error"].(string), "502") {
+		t.Fatalf("activity in log %v", act)
+	}
+}
+
+func TestAdminTokenSchemeCaseInsensitive(t *testing.T) {
+	f := newFixture(t, handlers{}, func(c *config.Config) { c.Server.AdminToken = "s3cret" })
+	if r := f.get(t, "/admin/breakers", "Authorization", "bearer s3cret"); r.resp.StatusCode != 200 {
+		t.Fatalf("lower-case scheme: %d, want 200", r.resp.StatusCode)
+	}
+	if r := f.get(t, "/admin/breakers", "Authorization", "Bearer s3cre"); r.resp.StatusCode != 401 {
+		t.Fatalf("prefix of the token: %d, want 401", r.resp.StatusCode)
+	}
+}

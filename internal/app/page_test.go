@@ -353,7 +353,14 @@ func TestFourthServiceFromConfig(t *testing.T) {
 // line), and the breaker does not count it.
 func TestClientCancelIsLoggedNotCounted(t *testing.T) {
 	f := newFixture(t, handlers{user: testutil.Hang()}, func(c *config.Config) {
-		setService(c, "user", func(s *config.Service) { s.Breaker.ConsecutiveFailures = 1 })
+		// Deadlines far beyond the client's 50ms, so on a loaded machine the
+		// server still notices the client leaving before any timeout fires.
+		c.Page.Timeout = 5 * time.Second
+		setService(c, "user", func(s *config.Service) {
+			s.Breaker.ConsecutiveFailures = 1
+			s.Downstream.Timeout = 4 * time.Second
+			s.Hedge.Enabled = false
+		})
 	})
 	for range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -39,10 +39,11 @@ func (a *App) Reload(cfg config.Config) ([]string, error) {
 	a.server.Configure(cfg.Server)
 	a.setLevel(cfg.LogLevel)
 	a.state.Store(st)
-	// Retired services: idle connections go now, calls in flight finish.
+	// Retired connection pools: idle connections go now, calls in flight
+	// finish.
 	for _, s := range old.services {
-		if st.service(s.cfg.Name) != s {
-			s.close()
+		if s2 := st.service(s.cfg.Name); s2 != s {
+			retire(s, s2)
 		}
 	}
 	a.metrics.ConfigReloads.WithLabelValues("applied").Inc()

@@ -153,3 +153,45 @@ func TestReloadLogLevel(t *testing.T) {
 		t.Fatalf("%d page lines after log.level error, want still 1", n)
 	}
 }
+
+// Changing one of a service's settings keeps what the change does not
+// touch: during an outage, raising stale_ttl must not close the open
+// breaker or drop the cached value.
+func TestReloadKeepsUntouchedParts(t *testing.T) {
+	f := newFixture(t, handlers{}, func(c *config.Config) {
+		setService(c, "user", func(s *config.Service) { s.Breaker.ConsecutiveFailures = 1 })
+	})
+	f.page(t)
+	f.user.Set(testutil.Status(500, ``))
+	f.page(t)
+	br := f.app.Breaker("user")
+	if br.State() != resilience.StateOpen {
+		t.Fatal("breaker not open")
+	}
+	next := f.app.Config()
+	next.Services = slices.Clone(next.Services)
+	setService(&next, "user", func(s *config.Service) {
+		s.Cache.StaleTTL = time.Hour
+		s.Hedge.Delay = 40 * time.Millisecond
+	})
+	if _, err := f.app.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if f.app.Breaker("user") != br || br.State() != resilience.StateOpen {
+		t.Fatal("the reload replaced or closed the open breaker")
+	}
+	hits := f.user.Hits()
+	assertStale(t, f.page(t), "user", "circuit_open")
+	if f.user.Hits() != hits {
+		t.Fatal("a call went through the open breaker after the reload")
+	}
+	// A breaker threshold change does get a fresh breaker.
+	next.Services = slices.Clone(next.Services)
+	setService(&next, "user", func(s *config.Service) { s.Breaker.ConsecutiveFailures = 3 })
+	if _, err := f.app.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if f.app.Breaker("user") == br {
+		t.Fatal("breaker kept although its thresholds changed")
+	}
+}

@@ -131,6 +131,11 @@ func TestStaleAtPageDeadline(t *testing.T) {
 	if m["error"] != "activity: page deadline reached before the service answered" && m["error"] != "activity: timed out after 100ms" {
 		t.Fatalf("stale activity error = %v", m["error"])
 	}
+	// Served once, counted once, even though the straggling call ends later.
+	time.Sleep(150 * time.Millisecond)
+	if st, _ := f.app.Stats("activity"); st.StaleServed != 1 {
+		t.Fatalf("stale served %d, want 1", st.StaleServed)
+	}
 }
 
 // Past stale_ttl a value is no longer served.
@@ -154,5 +159,18 @@ func TestStaleDisabled(t *testing.T) {
 	f.user.Set(testutil.Status(500, ``))
 	if m := f.page(t).page.Meta.Sections["user"]; m.Status != "error" {
 		t.Fatalf("user section %+v with the cache off, want an error", m)
+	}
+}
+
+// A 404 forgets the cached value: a deleted user must not come back as
+// stale on the next outage.
+func TestNotFoundForgetsCachedValue(t *testing.T) {
+	f := newFixture(t, handlers{}, nil)
+	f.page(t)
+	f.user.Set(testutil.Status(404, `{}`))
+	assertSection(t, f.page(t).page, "user", "error", "not_found")
+	f.user.Set(testutil.Status(503, ``))
+	if m := f.page(t).page.Meta.Sections["user"]; m.Status != "error" {
+		t.Fatalf("user section %+v after 404 then 503, want an error, not the old profile", m)
 	}
 }

@@ -36,17 +36,23 @@ func NewStale(ttl time.Duration, store Store, next bff.Fetcher, now func() time.
 	return &Stale{ttl: ttl, store: store, next: next, now: now, count: count}
 }
 
-// Fetch calls next. A success is remembered under call.Key(). A failure that
-// is the service's fault (see Hideable) is answered with the remembered value,
+// Fetch calls next. A success is remembered under call.Key(); a 404 forgets
+// it (the data is gone, and must not come back as stale). A failure that is
+// the service's fault (see Hideable) is answered with the remembered value,
 // if one is younger than the TTL, together with the error: the bff.Response
-// convention for a stale answer.
+// convention for a stale answer. Once ctx has ended nobody waits for the
+// answer, so none is looked up: the page asks Fallback itself for sections
+// still running at its deadline.
 func (s *Stale) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
 	resp, err := s.next.Fetch(ctx, call)
 	if err == nil {
 		s.store.Put(call.Key(), Entry{Body: resp.Body, StoredAt: s.now()})
 		return resp, nil
 	}
-	if !Hideable(err) {
+	if bff.CodeOf(err) == bff.CodeNotFound {
+		s.store.Delete(call.Key())
+	}
+	if !Hideable(err) || ctx.Err() != nil {
 		return resp, err
 	}
 	if stale, ok := s.Fallback(call); ok {
@@ -56,8 +62,8 @@ func (s *Stale) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) 
 }
 
 // Fallback returns the remembered value for call, if one is younger than the
-// TTL, marked as coming from the cache. The page uses it for a section still
-// running when the page deadline passes.
+// TTL, marked as coming from the cache, and counts it as served. The page
+// uses it for a section that timed out with the page deadline.
 func (s *Stale) Fallback(call bff.Call) (bff.Response, bool) {
 	e, ok := s.store.Get(call.Key())
 	if !ok {

@@ -19,6 +19,7 @@ type Entry struct {
 type Store interface {
 	Get(key string) (Entry, bool)
 	Put(key string, e Entry)
+	Delete(key string)
 	Len() int
 }
 
@@ -44,6 +45,13 @@ func (m *Memory) Get(key string) (Entry, bool) { return m.lru.Get(key) }
 
 // Put stores e under key, evicting the least recently used entry when full.
 func (m *Memory) Put(key string, e Entry) { m.lru.Add(key, e) }
+
+// Delete removes key.
+func (m *Memory) Delete(key string) { m.lru.Remove(key) }
+
+// Resize changes the bound, evicting the least recently used entries if
+// the store holds more.
+func (m *Memory) Resize(maxEntries int) { m.lru.Resize(maxEntries) }
 
 // Len returns the number of entries.
 func (m *Memory) Len() int { return m.lru.Len() }

@@ -66,7 +66,11 @@ func (s *Server) handlePage() echo.HandlerFunc {
 		h := c.Response().Header()
 		h["Server-Timing"] = []string{p.ServerTiming()}
 		h["Cache-Control"] = []string{"no-store"}
+		h["Content-Length"] = []string{strconv.Itoa(len(p.Body))}
 		err = c.JSONBlob(http.StatusOK, p.Body)
+		// Send the page before logging, so a slow log sink never holds the
+		// client.
+		_ = http.NewResponseController(c.Response()).Flush()
 		d := time.Since(start)
 		s.record(p, d)
 		s.logPage(c, span.SpanContext().TraceID(), userID, p, d, req.Context().Err() != nil)

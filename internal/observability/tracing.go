@@ -35,8 +35,9 @@ func OTLPRequested(getenv func(string) string) bool {
 // with. Spans are always made, so an incoming traceparent is continued and
 // a traceparent goes downstream; they are exported over OTLP/HTTP only when
 // the OTEL_ environment asks for it (OTLPRequested), configured by the
-// exporter's own OTEL_EXPORTER_OTLP_* variables. Call Shutdown on the
-// provider to flush.
+// exporter's own OTEL_EXPORTER_OTLP_* variables (read from the process
+// environment; the exporter speaks OTLP over HTTP, whatever
+// OTEL_EXPORTER_OTLP_PROTOCOL says). Call Shutdown on the provider to flush.
 func NewTracerProvider(ctx context.Context, getenv func(string) string) (*sdktrace.TracerProvider, error) {
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(serviceName(getenv)))),
@@ -47,6 +48,10 @@ func NewTracerProvider(ctx context.Context, getenv func(string) string) (*sdktra
 			return nil, fmt.Errorf("otlp trace exporter: %w", err)
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
+	} else {
+		// Nothing is exported: don't claim "sampled" downstream for traces
+		// we start, but pass an incoming decision on.
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
 	}
 	return sdktrace.NewTracerProvider(opts...), nil
 }

@@ -112,7 +112,7 @@ collect:
 	for pending := n; pending > 0; pending-- {
 		select {
 		case r := <-ch:
-			results[r.i], got[r.i] = r, true
+			results[r.i], got[r.i] = a.fallback(ctx, r, userID, requestID), true
 		case <-ctx.Done():
 			break collect
 		}
@@ -129,9 +129,19 @@ collect:
 // the page deadline, answered from the section's stale cache when it has one,
 // or canceled when the client went away.
 func (a *Assembler) unfinished(ctx context.Context, i int, start time.Time, userID, requestID string) result {
-	s := a.sections[i]
-	r := result{i: i, err: bff.ContextError(ctx, s.Name, nil), latency: time.Since(start)}
-	if fb, ok := s.Fetcher.(bff.Fallback); ok && bff.CodeOf(r.err) == bff.CodeTimeout {
+	r := result{i: i, err: bff.ContextError(ctx, a.sections[i].Name, nil), latency: time.Since(start)}
+	return a.fallback(ctx, r, userID, requestID)
+}
+
+// fallback answers a section that timed out with the page deadline from
+// its stale cache, when it has one. A Fetcher does not serve stale once the
+// page's context has ended, so this is the one place that does.
+func (a *Assembler) fallback(ctx context.Context, r result, userID, requestID string) result {
+	if ctx.Err() == nil || r.err == nil || len(r.resp.Body) > 0 || bff.CodeOf(r.err) != bff.CodeTimeout {
+		return r
+	}
+	s := a.sections[r.i]
+	if fb, ok := s.Fetcher.(bff.Fallback); ok {
 		if resp, ok := fb.Fallback(a.call(s, userID, requestID)); ok {
 			r.resp = resp
 		}

@@ -82,7 +82,7 @@ type Breaker struct {
 	settings gobreaker.Settings
 	cb       atomic.Pointer[gobreaker.CircuitBreaker[bff.Response]] // swapped by Reset
 	forced   atomic.Uint32                                          // a Force mode
-	next     bff.Fetcher
+	next     atomic.Pointer[bff.Fetcher]                            // swapped by SetNext
 	notify   func(Transition)
 
 	mu         sync.Mutex   // guards pending; never held while calling gobreaker
@@ -96,7 +96,8 @@ var _ bff.Fetcher = (*Breaker)(nil)
 // if not nil, is told of every state change; it runs on a calling goroutine
 // after the breaker's lock is released, so it may log or block briefly.
 func NewBreaker(service string, cfg BreakerConfig, next bff.Fetcher, notify func(Transition)) *Breaker {
-	b := &Breaker{service: service, next: next, notify: notify}
+	b := &Breaker{service: service, notify: notify}
+	b.SetNext(next)
 	b.settings = gobreaker.Settings{
 		Name:         service,
 		MaxRequests:  cfg.HalfOpenRequests,
@@ -139,6 +140,11 @@ func (f Force) String() string {
 	}
 }
 
+// SetNext puts the breaker in front of another fetcher, keeping its state:
+// a reload that changes what is behind the breaker (hedging, the client)
+// but not its thresholds keeps it open, closed or half-open as it was.
+func (b *Breaker) SetNext(next bff.Fetcher) { b.next.Store(&next) }
+
 // SetForce overrides the breaker until set back to ForceNone.
 func (b *Breaker) SetForce(f Force) { b.forced.Store(uint32(f)) }
 
@@ -179,9 +185,10 @@ func (b *Breaker) Fetch(ctx context.Context, call bff.Call) (bff.Response, error
 	case ForceOpen:
 		return bff.Response{}, bff.Errorf(b.service, bff.CodeCircuitOpen, ErrOpen, "circuit breaker open")
 	case ForceClosed:
-		return b.next.Fetch(ctx, call)
+		return (*b.next.Load()).Fetch(ctx, call)
 	}
-	resp, err := b.cb.Load().Execute(func() (bff.Response, error) { return b.next.Fetch(ctx, call) })
+	next := *b.next.Load()
+	resp, err := b.cb.Load().Execute(func() (bff.Response, error) { return next.Fetch(ctx, call) })
 	b.flush()
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		return resp, bff.Errorf(b.service, bff.CodeCircuitOpen, ErrOpen, "circuit breaker open")

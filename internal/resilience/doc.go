@@ -1,7 +1,8 @@
 // Package resilience holds the per-service call policies that wrap a
-// bff.Fetcher: Timeout (the service's own deadline, body included) and
-// Breaker (a circuit breaker over github.com/sony/gobreaker/v2). Later
-// policies (hedging) slot in the same way. Nothing here speaks HTTP.
+// bff.Fetcher: Timeout (the service's own deadline, body included), Breaker
+// (a circuit breaker over github.com/sony/gobreaker/v2), Coalescer (shared
+// identical calls) and Hedger (a second attempt for slow calls, with its
+// latency Estimator and hedge Budget). Nothing here speaks HTTP.
 //
 // The per-service pipeline, outermost first, is:
 //

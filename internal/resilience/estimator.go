@@ -17,7 +17,6 @@ type Estimator struct {
 	ring     [estimatorWindow]atomic.Int64 // nanoseconds; 0 = empty slot
 	n        atomic.Int64                  // samples recorded
 	value    atomic.Int64                  // the last computed quantile, ns
-	median   atomic.Int64                  // the last computed median, ns
 	mu       sync.Mutex                    // serializes recomputes; guards scratch
 	scratch  []int64                       // guarded by mu
 }
@@ -64,7 +63,6 @@ func (e *Estimator) recompute() {
 	slices.Sort(e.scratch)
 	idx := int(e.quantile * float64(len(e.scratch)-1))
 	e.value.Store(e.scratch[idx])
-	e.median.Store(e.scratch[(len(e.scratch)-1)/2])
 }
 
 // Estimate returns the quantile and whether enough samples back it.
@@ -73,12 +71,4 @@ func (e *Estimator) Estimate() (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(e.value.Load()), true
-}
-
-// Median returns the median and whether enough samples back it.
-func (e *Estimator) Median() (time.Duration, bool) {
-	if e.n.Load() < EstimatorMinSamples {
-		return 0, false
-	}
-	return time.Duration(e.median.Load()), true
 }

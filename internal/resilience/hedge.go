@@ -59,6 +59,16 @@ func NewHedger(service string, cfg HedgeConfig, timeout time.Duration, next bff.
 	}
 }
 
+// Carry makes h continue from prev's latency history, and from its budget
+// when the budget share is the same, so a reload that rebuilds the hedger
+// does not fall back to the cold delay. Call it before h is used.
+func (h *Hedger) Carry(prev *Hedger) {
+	h.est = prev.est
+	if prev.budget.percent == h.budget.percent {
+		h.budget = prev.budget
+	}
+}
+
 // SetGate sets the check made before each hedge; the app passes "the breaker
 // is closed". A nil gate (the default) allows every hedge.
 func (h *Hedger) SetGate(allow func() bool) { h.gate.Store(&allow) }
@@ -87,7 +97,10 @@ type attempt struct {
 	took  time.Duration
 }
 
-// Fetch runs the call, hedging it when it is slow.
+// Fetch runs the call, hedging it when it is slow. It returns the first
+// good answer (Source SourceHedge when the hedge gave it); when every attempt
+// sent fails, the first attempt's error. If ctx ends first, it returns the
+// bff.ContextError for ctx (timeout or canceled).
 func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
 	h.budget.Request()
 	ctx, cancel := context.WithCancel(ctx)
@@ -100,6 +113,7 @@ func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error)
 	defer timer.Stop()
 
 	pending := 1
+	primaryPending := true
 	var failed *attempt
 	for {
 		select {
@@ -111,14 +125,19 @@ func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error)
 			}
 		case r := <-results:
 			pending--
+			if !r.hedge {
+				primaryPending = false
+			}
 			if r.err == nil {
 				h.est.Observe(r.took)
 				if r.hedge {
 					h.count.HedgesWon.Add(1)
 					r.resp.Source = bff.SourceHedge
-					// The primary took at least this long: keep the tail in the
-					// estimate, or a winning hedge would hide it.
-					h.est.Observe(time.Since(start))
+					if primaryPending {
+						// The primary has taken at least this long: keep the
+						// tail in the estimate, or winning hedges would hide it.
+						h.est.Observe(time.Since(start))
+					}
 				}
 				return r.resp, nil
 			}
@@ -142,12 +161,14 @@ func (h *Hedger) mayHedge(ctx context.Context) bool {
 		return false
 	}
 	if dl, ok := ctx.Deadline(); ok {
+		// A hedge needs about as long as a slow attempt (the AutoQuantile);
+		// with less time left it could not finish before the deadline.
 		need := AutoFloor
-		if p, ok := h.est.Median(); ok {
+		if p, ok := h.est.Estimate(); ok {
 			need = max(need, p)
 		}
 		if time.Until(dl) < need {
-			return false // it could not finish before the section's deadline
+			return false
 		}
 	}
 	return h.budget.TryHedge()
