@@ -171,6 +171,7 @@ func TestTracing(t *testing.T) {
 		}
 	}
 	// The page log line carries the trace id.
+	eventually(t, "the page log line", func() bool { return len(f.logs.lines(t, "page")) == 1 })
 	lines := f.logs.lines(t, "page")
 	if len(lines) != 1 || lines[0]["trace_id"] != traceID {
 		t.Fatalf("page log %v, want trace_id %s", lines, traceID)
@@ -283,11 +284,9 @@ func TestPageLogLine(t *testing.T) {
 	if r.resp.StatusCode != 200 {
 		t.Fatal(r.resp.StatusCode)
 	}
-	lines := f.logs.lines(t, "page")
-	if len(lines) != 1 {
-		t.Fatalf("%d page lines", len(lines))
-	}
-	l := lines[0]
+	// The page is flushed to the client before its log line is written.
+	eventually(t, "the page log line", func() bool { return len(f.logs.lines(t, "page")) == 1 })
+	l := f.logs.lines(t, "page")[0]
 	if l["request_id"] != "req-7" || l["user_id"] != "abc" || l["status"] != 200.0 || l["level"] != "WARN" || l["degraded"] != true {
 		t.Fatalf("page line %v", l)
 	}
