@@ -104,19 +104,23 @@ func activity(id string) []map[string]any {
 // Demo is a running set of fake services on loopback.
 type Demo struct {
 	// URLs maps a kind to its base URL.
-	URLs    map[string]string
-	servers []*http.Server
+	URLs map[string]string
+	// Services maps a kind to its fake, whose faults can be set while the
+	// demo runs (also over HTTP at URLs[kind] + ControlPath).
+	Services map[string]*Service
+	servers  []*http.Server
 }
 
 // StartDemo starts one fake of every kind on 127.0.0.1, each answering in
 // 5–40ms. Stop it with Close.
 func StartDemo() (*Demo, error) {
-	d := &Demo{URLs: make(map[string]string, len(Kinds))}
+	d := &Demo{URLs: make(map[string]string, len(Kinds)), Services: make(map[string]*Service, len(Kinds))}
 	for _, kind := range Kinds {
-		h, err := Handler(kind, 5*time.Millisecond, 40*time.Millisecond)
+		h, err := New(kind, Options{MinLatency: 5 * time.Millisecond, MaxLatency: 40 * time.Millisecond})
 		if err != nil {
 			return nil, errors.Join(err, d.Close())
 		}
+		d.Services[kind] = h
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("demo %s service: %w", kind, err), d.Close())
@@ -132,6 +136,9 @@ func StartDemo() (*Demo, error) {
 // Close stops the fake services at once.
 func (d *Demo) Close() error {
 	var errs []error
+	for _, s := range d.Services {
+		s.Close()
+	}
 	for _, s := range d.servers {
 		errs = append(errs, s.Shutdown(context.Background()))
 	}

@@ -1,0 +1,36 @@
+# Chaos suite and load benchmarks: pagebff as a real process in front of
+# real fake services (cmd/fakesvc), with Toxiproxy in between for the chaos
+# suite. Included by the Makefile; see docs/chaos.md and docs/bench.md.
+TOXIPROXY_VERSION := v2.12.0
+TOXIPROXY         := $(BIN)/toxiproxy-server-$(TOXIPROXY_VERSION)
+FAKESVC           := $(BIN)/fakesvc
+NAIVE             := $(BIN)/naive-bff
+LOADBENCH         := $(BIN)/loadbench
+CHAOS_TIMEOUT     ?= 6m
+CHAOS_FLAGS       ?=
+LOADBENCH_FLAGS   ?=
+
+.PHONY: chaos chaos-bins loadbench
+
+## chaos-bins: pagebff and fakesvc, built into bin/
+chaos-bins:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/bff ./cmd/bff
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(FAKESVC) ./cmd/fakesvc
+
+## Toxiproxy's server, pinned, from the Go module proxy
+$(TOXIPROXY):
+	GOBIN=$(BIN) $(GO) install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION)
+	mv $(BIN)/server $@
+
+## chaos: the chaos suite (about 2 minutes): faults under load, every promise checked
+chaos: chaos-bins $(TOXIPROXY)
+	$(GO) test -tags chaos -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '^TestChaos$$' ./chaos \
+		-args -bff $(BIN)/bff -fakesvc $(FAKESVC) -toxiproxy $(TOXIPROXY) $(CHAOS_FLAGS)
+
+## loadbench: load benchmarks (about 3 minutes): pagebff and the naive BFF
+## (bench/naive) side by side at fixed rates; prints a table, writes
+## docs/bench.png and the results section of docs/bench.md
+loadbench: chaos-bins
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(NAIVE) ./bench/naive
+	$(GO) build -o $(LOADBENCH) ./bench
+	$(LOADBENCH) -bff $(BIN)/bff -naive $(NAIVE) -fakesvc $(FAKESVC) -png docs/bench.png -doc docs/bench.md $(LOADBENCH_FLAGS)
