@@ -7,7 +7,7 @@ FUZZTIME    ?= 10s
 BENCHTIME   ?= 2s
 BENCHCOUNT  ?= 1
 
-.PHONY: all build demo test bench lint fuzz clean
+.PHONY: all build demo test bench gobench lint fuzz clean
 
 all: lint test build
 
@@ -24,10 +24,13 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
-## bench: page cost and allocations (BENCHCOUNT=10 for benchstat), then the
-## tail-latency comparison, hedging off vs on (TAILPAGES pages at 250/s each)
+## bench: page cost and allocations (BENCHCOUNT=10 for benchstat), the
+## in-process tail-latency comparison, hedging off vs on (TAILPAGES pages at
+## 250/s each), then the load benchmarks of the real binary (chaos.mk)
 TAILPAGES ?= 3000
-bench:
+bench: gobench loadbench
+
+gobench:
 	$(GO) test -run '^$$' -bench '^BenchmarkPage' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...
 	$(GO) test -run '^$$' -bench '^BenchmarkTailLatency$$' -benchtime $(TAILPAGES)x ./internal/app
 
