@@ -231,9 +231,9 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// The real binary: SIGTERM turns /readyz to 503 at once, keeps serving for
-// drain_delay, lets the in-flight page finish, and exits 0.
-func TestBinaryGracefulShutdown(t *testing.T) {
+// binary returns the built bff, skipping the test under -short.
+func binary(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -241,6 +241,39 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
+	return bin
+}
+
+// startBinary starts bin with args and env added to this process's, and
+// waits for it to listen. The process is killed when the test ends, if it
+// is still running.
+func startBinary(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, *logWatcher, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	logs := watchLogs(t, stdout)
+	return cmd, logs, logs.listening(t)
+}
+
+// The real binary: SIGTERM turns /readyz to 503 at once, keeps serving for
+// drain_delay, lets the in-flight page finish, and exits 0.
+func TestBinaryGracefulShutdown(t *testing.T) {
+	bin := binary(t)
 
 	tests := []struct {
 		name  string
@@ -259,27 +292,14 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 			user := testutil.NewService(t, slowUser)
 			other := testutil.NewService(t, testutil.JSON(`[]`))
 
-			cmd := exec.Command(bin)
-			cmd.Env = append(os.Environ(),
+			cmd, logs, base := startBinary(t, bin, []string{
 				"BFF_ADDR=127.0.0.1:0",
 				"BFF_CONFIG=",
-				"USER_SERVICE_URL="+user.URL,
-				"CATALOG_SERVICE_URL="+other.URL,
-				"ACTIVITY_SERVICE_URL="+other.URL,
-				"BFF_SERVER_DRAIN_DELAY="+tt.drain.String(),
-			)
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = cmd.Process.Kill() })
-			logs := watchLogs(t, stdout)
-			base := logs.listening(t)
+				"USER_SERVICE_URL=" + user.URL,
+				"CATALOG_SERVICE_URL=" + other.URL,
+				"ACTIVITY_SERVICE_URL=" + other.URL,
+				"BFF_SERVER_DRAIN_DELAY=" + tt.drain.String(),
+			})
 
 			if code := statusOf(t, base+"/readyz"); code != 200 {
 				t.Fatalf("/readyz = %d before SIGTERM, want 200", code)
@@ -321,7 +341,7 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 			select {
 			case err := <-waitErr:
 				if err != nil {
-					t.Fatalf("bff exited with %v, want 0; stderr: %s", err, stderr.String())
+					t.Fatalf("bff exited with %v, want 0; stderr: %s", err, cmd.Stderr)
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("bff did not exit after SIGTERM")
@@ -336,18 +356,12 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 // The real binary refuses bad configuration: stderr names the problem and
 // the exit status is non-zero.
 func TestBinaryRefusesBadConfig(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
+	bin := binary(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "BFF_CONFIG=", "USER_SERVICE_URL=", "CATALOG_SERVICE_URL=", "ACTIVITY_SERVICE_URL=", "BFF_DEFAULTS_TIMEOUT=300")
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
 		t.Fatalf("bff with bad config: %v, want a non-zero exit", err)

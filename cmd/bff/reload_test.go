@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -106,28 +105,13 @@ func TestRunReloadsConfigFile(t *testing.T) {
 
 // SIGHUP makes the real binary reload its config.
 func TestBinarySIGHUPReloads(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
+	bin := binary(t)
 	svc := testutil.NewService(t, testutil.JSON(`{}`))
 	file := filepath.Join(t.TempDir(), "bff.yaml")
 	writeAtomically(t, file, "page:\n  timeout: 500ms\n")
-	cmd := exec.Command(bin, "--config", file)
-	cmd.Env = append(os.Environ(), "BFF_ADDR=127.0.0.1:0", "USER_SERVICE_URL="+svc.URL, "CATALOG_SERVICE_URL="+svc.URL, "ACTIVITY_SERVICE_URL="+svc.URL)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	logs := watchLogs(t, stdout)
-	base := logs.listening(t)
+	cmd, logs, base := startBinary(t, bin,
+		[]string{"BFF_ADDR=127.0.0.1:0", "USER_SERVICE_URL=" + svc.URL, "CATALOG_SERVICE_URL=" + svc.URL, "ACTIVITY_SERVICE_URL=" + svc.URL},
+		"--config", file)
 
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
