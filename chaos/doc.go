@@ -5,6 +5,7 @@
 // "chaos", `make chaos`) and the load benchmarks (bench/, `make loadbench`)
 // are built from: processes started from built binaries (Process), a
 // Toxiproxy client (Toxiproxy), an open-loop load generator (Load), a
-// Prometheus text reader (ReadMetrics), CPU and memory figures from /proc
-// (ReadProcStat) and latency percentiles (Percentile). See docs/chaos.md.
+// Prometheus text reader (ReadMetrics, over expfmt), CPU and memory figures
+// from /proc (ReadProcStat) and latency percentiles (Percentile). See
+// docs/chaos.md.
 package chaos

@@ -1,14 +1,14 @@
 package chaos
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // ErrNoMetrics is returned by Scrape when the server has no /metrics.
@@ -24,92 +24,40 @@ type Series struct {
 // Metrics is a scraped set of samples.
 type Metrics []Series
 
-// ReadMetrics parses the Prometheus text exposition format: comments are
-// skipped, a sample is `name{label="value",...} value [timestamp]`.
+// ReadMetrics parses the Prometheus text exposition format (with
+// prometheus/common/expfmt) into flat samples: counters, gauges and untyped
+// series by name; histograms and summaries as name_count and name_sum.
 func ReadMetrics(r io.Reader) (Metrics, error) {
-	var m Metrics
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		s, err := parseSample(line)
-		if err != nil {
-			return nil, fmt.Errorf("metrics line %d: %w: %q", n, err, line)
-		}
-		m = append(m, s)
-	}
-	return m, sc.Err()
-}
-
-func parseSample(line string) (Series, error) {
-	s := Series{Labels: map[string]string{}}
-	i := strings.IndexAny(line, "{ \t")
-	if i <= 0 {
-		return s, errors.New("no value")
-	}
-	s.Name, line = line[:i], line[i:]
-	if line[0] == '{' {
-		rest, err := parseLabels(line[1:], s.Labels)
-		if err != nil {
-			return s, err
-		}
-		line = rest
-	}
-	fields := strings.Fields(line)
-	if len(fields) == 0 || len(fields) > 2 {
-		return s, errors.New("want a value and at most a timestamp")
-	}
-	v, err := strconv.ParseFloat(fields[0], 64)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
 	if err != nil {
-		return s, fmt.Errorf("value: %w", err)
+		return nil, fmt.Errorf("read metrics: %w", err)
 	}
-	s.Value = v
-	return s, nil
-}
-
-// parseLabels reads `k="v",k2="v2"}` into into and returns what follows
-// the closing brace.
-func parseLabels(s string, into map[string]string) (string, error) {
-	for {
-		s = strings.TrimLeft(s, " ,")
-		if s == "" {
-			return "", errors.New("unterminated labels")
-		}
-		if s[0] == '}' {
-			return s[1:], nil
-		}
-		eq := strings.IndexByte(s, '=')
-		if eq <= 0 || len(s) < eq+2 || s[eq+1] != '"' {
-			return "", errors.New("malformed label")
-		}
-		key := strings.TrimSpace(s[:eq])
-		s = s[eq+2:]
-		var val strings.Builder
-		for {
-			if s == "" {
-				return "", errors.New("unterminated label value")
+	var m Metrics
+	for name, fam := range fams {
+		for _, s := range fam.GetMetric() {
+			labels := make(map[string]string, len(s.GetLabel()))
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
 			}
-			c := s[0]
-			s = s[1:]
-			if c == '"' {
-				break
+			add := func(name string, v float64) { m = append(m, Series{Name: name, Labels: labels, Value: v}) }
+			switch {
+			case s.Counter != nil:
+				add(name, s.GetCounter().GetValue())
+			case s.Gauge != nil:
+				add(name, s.GetGauge().GetValue())
+			case s.Untyped != nil:
+				add(name, s.GetUntyped().GetValue())
+			case s.Histogram != nil:
+				add(name+"_count", float64(s.GetHistogram().GetSampleCount()))
+				add(name+"_sum", s.GetHistogram().GetSampleSum())
+			case s.Summary != nil:
+				add(name+"_count", float64(s.GetSummary().GetSampleCount()))
+				add(name+"_sum", s.GetSummary().GetSampleSum())
 			}
-			if c == '\\' && s != "" {
-				switch s[0] {
-				case 'n':
-					c = '\n'
-				default:
-					c = s[0]
-				}
-				s = s[1:]
-			}
-			val.WriteByte(c)
 		}
-		into[key] = val.String()
 	}
+	return m, nil
 }
 
 // Find returns the value of the first sample named name whose labels

@@ -3,6 +3,7 @@ package app
 import (
 	"time"
 
+	"github.com/pagebff/pagebff/internal/bff"
 	"github.com/pagebff/pagebff/internal/httpapi"
 	"github.com/pagebff/pagebff/internal/resilience"
 )
@@ -20,7 +21,7 @@ type breakerView struct {
 	Settings breakerSettings   `json:"settings"`
 	Hedge    hedgeView         `json:"hedge"`
 	Cache    cacheView         `json:"cache"`
-	Figures  map[string]int64  `json:"totals"`
+	Totals   bff.CounterValues `json:"totals"`
 }
 
 type breakerSettings struct {
@@ -60,12 +61,9 @@ func (ad admin) Breakers() any {
 				ConsecutiveFailures: b.ConsecutiveFailures, FailureRatio: b.FailureRatio, MinRequests: b.MinRequests,
 				Interval: b.Interval.String(), OpenTimeout: b.OpenTimeout.String(), HalfOpenRequests: b.HalfOpenRequests,
 			},
-			Hedge: hedgeView{Enabled: s.cfg.Hedge.Enabled, Delay: "auto", BudgetPercent: s.cfg.Hedge.BudgetPercent},
-			Cache: cacheView{Enabled: s.cfg.Cache.Enabled, StaleTTL: s.cfg.Cache.StaleTTL.String(), MaxEntries: s.cfg.Cache.MaxEntries},
-			Figures: map[string]int64{
-				"hedges_sent": s.count.HedgesSent.Load(), "hedges_won": s.count.HedgesWon.Load(),
-				"stale_served": s.count.StaleServed.Load(), "coalesced": s.count.Coalesced.Load(),
-			},
+			Hedge:  hedgeView{Enabled: s.cfg.Hedge.Enabled, Delay: "auto", BudgetPercent: s.cfg.Hedge.BudgetPercent},
+			Cache:  cacheView{Enabled: s.cfg.Cache.Enabled, StaleTTL: s.cfg.Cache.StaleTTL.String(), MaxEntries: s.cfg.Cache.MaxEntries},
+			Totals: s.count.Load(),
 		}
 		if d := s.cfg.Hedge.Delay; d > 0 {
 			v.Hedge.Delay = d.String()

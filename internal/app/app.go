@@ -154,27 +154,16 @@ func (a *App) Breaker(name string) *resilience.Breaker {
 	return nil
 }
 
-// Stats are a service's resilience figures since the app started.
-type Stats struct {
-	HedgesSent  int64
-	HedgesWon   int64
-	StaleServed int64
-	Coalesced   int64
-}
-
-// Stats returns the named service's figures; ok is false for a name never
-// configured.
-func (a *App) Stats(name string) (Stats, bool) {
+// Stats returns the named service's resilience figures since the app
+// started; ok is false for a name never configured.
+func (a *App) Stats(name string) (bff.CounterValues, bool) {
 	a.mu.Lock()
 	c, ok := a.counters[name]
 	a.mu.Unlock()
 	if !ok {
-		return Stats{}, false
+		return bff.CounterValues{}, false
 	}
-	return Stats{
-		HedgesSent: c.HedgesSent.Load(), HedgesWon: c.HedgesWon.Load(),
-		StaleServed: c.StaleServed.Load(), Coalesced: c.Coalesced.Load(),
-	}, true
+	return c.Load(), true
 }
 
 // samples feeds the per-service metrics at scrape time.
@@ -183,12 +172,9 @@ func (a *App) samples() []observability.ServiceSample {
 	out := make([]observability.ServiceSample, 0, len(st.services))
 	for _, s := range st.services {
 		out = append(out, observability.ServiceSample{
-			Service:      s.cfg.Name,
-			BreakerState: float64(s.breaker.State()),
-			HedgesSent:   s.count.HedgesSent.Load(),
-			HedgesWon:    s.count.HedgesWon.Load(),
-			StaleServed:  s.count.StaleServed.Load(),
-			Coalesced:    s.count.Coalesced.Load(),
+			Service:       s.cfg.Name,
+			BreakerState:  float64(s.breaker.State()),
+			CounterValues: s.count.Load(),
 		})
 	}
 	return out

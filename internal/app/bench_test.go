@@ -135,6 +135,7 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 func (w *discardWriter) WriteHeader(code int) { w.status = code }
+func (w *discardWriter) Flush()               {}
 
 func newBenchApp(b *testing.B, cfg config.Config) *app.App {
 	b.Helper()

@@ -126,9 +126,3 @@ type TimeoutError struct {
 func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("%s: timeout of %s exceeded", e.Service, e.After)
 }
-
-// WithServiceTimeout bounds ctx by a service's own deadline; when it passes,
-// context.Cause reports a *TimeoutError.
-func WithServiceTimeout(ctx context.Context, service string, after time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, after, &TimeoutError{Service: service, After: after})
-}

@@ -93,6 +93,22 @@ type Counters struct {
 	Coalesced   atomic.Int64
 }
 
+// CounterValues are Counters read at one moment.
+type CounterValues struct {
+	HedgesSent  int64 `json:"hedges_sent"`
+	HedgesWon   int64 `json:"hedges_won"`
+	StaleServed int64 `json:"stale_served"`
+	Coalesced   int64 `json:"coalesced"`
+}
+
+// Load reads every counter.
+func (c *Counters) Load() CounterValues {
+	return CounterValues{
+		HedgesSent: c.HedgesSent.Load(), HedgesWon: c.HedgesWon.Load(),
+		StaleServed: c.StaleServed.Load(), Coalesced: c.Coalesced.Load(),
+	}
+}
+
 type hedgeKey struct{}
 
 // WithHedge marks ctx as carrying a hedged attempt, so the attempt's trace

@@ -30,12 +30,13 @@ var errTooLarge = errors.New("body exceeds max_body")
 
 // Client fetches one service's sections. It is safe for concurrent use.
 type Client struct {
-	name    string
-	tracer  trace.Tracer
-	base    string // base URL without trailing slash
-	maxBody int64
-	tr      *http.Transport // nil when Config.Transport was given
-	hc      *http.Client
+	name     string
+	spanName string
+	tracer   trace.Tracer
+	base     string // base URL without trailing slash
+	maxBody  int64
+	tr       *http.Transport // nil when Config.Transport was given
+	hc       *http.Client
 }
 
 var _ bff.Fetcher = (*Client)(nil)
@@ -49,11 +50,12 @@ func New(cfg Config, tracer trace.Tracer) *Client {
 		tracer = noop.NewTracerProvider().Tracer("")
 	}
 	c := &Client{
-		name:    cfg.Name,
-		tracer:  tracer,
-		base:    strings.TrimRight(cfg.URL, "/"),
-		maxBody: cfg.MaxBody,
-		hc:      &http.Client{Transport: cfg.Transport},
+		name:     cfg.Name,
+		spanName: "GET " + cfg.Name,
+		tracer:   tracer,
+		base:     strings.TrimRight(cfg.URL, "/"),
+		maxBody:  cfg.MaxBody,
+		hc:       &http.Client{Transport: cfg.Transport},
 	}
 	if cfg.Transport == nil {
 		c.tr = NewTransport(cfg.Timeout)
@@ -94,10 +96,12 @@ func (c *Client) Close() {
 // CodeUpstreamStatus for any other non-2xx status, and CodeBadResponse for
 // malformed JSON or a body over MaxBody.
 func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, err error) {
-	hedge := bff.IsHedge(ctx)
-	ctx, span := c.tracer.Start(ctx, "GET "+c.name, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("bff.service", c.name), attribute.Bool("bff.hedge", hedge),
-			attribute.String("url.path", call.Path), attribute.String("bff.request_id", call.RequestID)))
+	ctx, span := c.tracer.Start(ctx, c.spanName, trace.WithSpanKind(trace.SpanKindClient))
+	// Attributes cost allocations; an unsampled span would drop them.
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("bff.service", c.name), attribute.Bool("bff.hedge", bff.IsHedge(ctx)),
+			attribute.String("url.path", call.Path), attribute.String("bff.request_id", call.RequestID))
+	}
 	defer func() { endSpan(span, err) }()
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+call.Path, nil)
@@ -115,13 +119,15 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 		return bff.Response{}, c.transportError(ctx, err, "connection failed")
 	}
 	defer hr.Body.Close()
-	span.SetAttributes(attribute.Int("http.response.status_code", hr.StatusCode))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("http.response.status_code", hr.StatusCode))
+	}
 	return c.answer(ctx, hr)
 }
 
 // endSpan records a failed attempt's code on its span and ends it.
 func endSpan(span trace.Span, err error) {
-	if err != nil {
+	if err != nil && span.IsRecording() {
 		span.SetAttributes(attribute.String("bff.code", bff.CodeOf(err).String()))
 		span.SetStatus(codes.Error, err.Error())
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -57,10 +58,12 @@ func (s *Server) handlePage() echo.HandlerFunc {
 		id := requestIDOf(c)
 		req := c.Request()
 		ctx := observability.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-		ctx, span := s.deps.Tracer.Start(ctx, "GET /v1/pages/home", trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("bff.request_id", id), attribute.String("bff.user_id", userID)))
+		ctx, span := s.deps.Tracer.Start(ctx, "GET /v1/pages/home", trace.WithSpanKind(trace.SpanKindServer))
 		p := s.deps.Pages.Render(ctx, userID, id)
-		span.SetAttributes(attribute.Bool("bff.degraded", p.Degraded))
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("bff.request_id", id), attribute.String("bff.user_id", userID),
+				attribute.Bool("bff.degraded", p.Degraded))
+		}
 		span.End()
 
 		h := c.Response().Header()
@@ -69,11 +72,14 @@ func (s *Server) handlePage() echo.HandlerFunc {
 		h["Content-Length"] = []string{strconv.Itoa(len(p.Body))}
 		err = c.JSONBlob(http.StatusOK, p.Body)
 		// Send the page before logging, so a slow log sink never holds the
-		// client.
-		_ = http.NewResponseController(c.Response()).Flush()
+		// client. Flush the writer under Echo's: echo.Response.Flush panics
+		// when it cannot flush (a wrapping middleware, a test writer).
+		if r, uerr := echo.UnwrapResponse(c.Response()); uerr == nil {
+			_ = http.NewResponseController(r.ResponseWriter).Flush()
+		}
 		d := time.Since(start)
 		s.record(p, d)
-		s.logPage(c, span.SpanContext().TraceID(), userID, p, d, req.Context().Err() != nil)
+		s.logPage(req.Context(), id, span.SpanContext().TraceID(), userID, p, d)
 		return err
 	}
 }
@@ -81,7 +87,7 @@ func (s *Server) handlePage() echo.HandlerFunc {
 // record adds a page to the metrics.
 func (s *Server) record(p page.Page, d time.Duration) {
 	m := s.deps.Metrics
-	m.PageDuration.WithLabelValues("home").Observe(d.Seconds())
+	s.homeDuration.Observe(d.Seconds())
 	for _, o := range p.Sections {
 		m.SectionDuration.WithLabelValues(o.Name).Observe(o.Latency.Seconds())
 		code := o.Code.String()
@@ -92,16 +98,25 @@ func (s *Server) record(p page.Page, d time.Duration) {
 	}
 }
 
-func (s *Server) logPage(c *echo.Context, traceID trace.TraceID, userID string, p page.Page, d time.Duration, clientGone bool) {
+// logPage writes the page's log line. ctx is the request's: done when the
+// client went away.
+func (s *Server) logPage(ctx context.Context, requestID string, traceID trace.TraceID, userID string, p page.Page, d time.Duration) {
+	level := slog.LevelInfo
+	if p.Degraded {
+		level = slog.LevelWarn
+	}
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
 	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs,
-		slog.String("request_id", requestIDOf(c)),
+		slog.String("request_id", requestID),
 		slog.String("trace_id", traceID.String()),
 		slog.String("user_id", userID),
 		slog.Int("status", http.StatusOK),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 		slog.Bool("degraded", p.Degraded),
-		slog.Bool("client_gone", clientGone),
+		slog.Bool("client_gone", ctx.Err() != nil),
 	)
 	sections := make([]any, 0, len(p.Sections))
 	for _, o := range p.Sections {
@@ -115,11 +130,7 @@ func (s *Server) logPage(c *echo.Context, traceID trace.TraceID, userID string, 
 		sections = append(sections, slog.Group(o.Name, sec...))
 	}
 	attrs = append(attrs, slog.Group("sections", sections...))
-	level := slog.LevelInfo
-	if p.Degraded {
-		level = slog.LevelWarn
-	}
-	s.log.LogAttrs(c.Request().Context(), level, "page", attrs...)
+	s.log.LogAttrs(ctx, level, "page", attrs...)
 }
 
 // handleBreakers shows every service's breaker, hedging and cache figures.

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -35,12 +34,12 @@ func requestIDOf(c *echo.Context) string {
 	return id
 }
 
-// measure counts every request by route template, method and status, and
-// times it. Unmatched paths share one route label, so scanners cannot blow
-// up the label set.
+// measure counts every request by route template, method and status (page
+// latency is bff_page_duration_seconds, observed by the page handler).
+// Unmatched paths share one route label, so scanners cannot blow up the
+// label set.
 func (s *Server) measure(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		start := time.Now()
 		err := next(c)
 		_, status := echo.ResolveResponseStatus(c.Response(), err)
 		route := c.Path()
@@ -48,9 +47,7 @@ func (s *Server) measure(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" || status == http.StatusNotFound && c.RouteInfo().Name == echo.NotFoundRouteName {
 			route = "unmatched"
 		}
-		method := methodLabel(c.Request().Method)
-		s.deps.Metrics.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-		s.deps.Metrics.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		s.deps.Metrics.HTTPRequests.WithLabelValues(route, methodLabel(c.Request().Method), strconv.Itoa(status)).Inc()
 		return err
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/labstack/echo/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -56,6 +57,8 @@ type Server struct {
 	echo     *echo.Echo
 	ready    atomic.Bool
 	inflight atomic.Int64
+
+	homeDuration prometheus.Observer // bff_page_duration_seconds{page="home"}
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -66,7 +69,7 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Tracer == nil {
 		deps.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	s := &Server{deps: deps, log: deps.Log}
+	s := &Server{deps: deps, log: deps.Log, homeDuration: deps.Metrics.PageDuration.WithLabelValues("home")}
 	s.cfg.Store(&cfg)
 	s.echo = echo.NewWithConfig(echo.Config{
 		Logger:           deps.Log,

@@ -3,6 +3,8 @@ package observability
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pagebff/pagebff/internal/bff"
 )
 
 // Metrics are pagebff's Prometheus metrics. Create them with NewMetrics;
@@ -15,9 +17,8 @@ type Metrics struct {
 	SectionOutcomes *prometheus.CounterVec   // service, status, code
 	Transitions     *prometheus.CounterVec   // service, from, to
 	PagesShed       prometheus.Counter
-	HTTPRequests    *prometheus.CounterVec   // route, method, status
-	HTTPDuration    *prometheus.HistogramVec // route, method
-	ConfigReloads   *prometheus.CounterVec   // result
+	HTTPRequests    *prometheus.CounterVec // route, method, status
+	ConfigReloads   *prometheus.CounterVec // result
 }
 
 // Buckets for page and section latency, in seconds: fine below 100ms where
@@ -48,15 +49,12 @@ func NewMetrics(inflight func() float64) *Metrics {
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bff_http_requests_total", Help: "HTTP requests served, by route, method and status.",
 		}, []string{"route", "method", "status"}),
-		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "bff_http_request_duration_seconds", Help: "HTTP request duration by route and method.", Buckets: latencyBuckets,
-		}, []string{"route", "method"}),
 		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bff_config_reloads_total", Help: "Config reloads, by result (applied, unchanged, rejected).",
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.PageDuration, m.SectionDuration, m.SectionOutcomes, m.Transitions, m.PagesShed,
-		m.HTTPRequests, m.HTTPDuration, m.ConfigReloads,
+		m.HTTPRequests, m.ConfigReloads,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bff_inflight_pages", Help: "Page requests in flight."}, inflight),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -68,10 +66,7 @@ func NewMetrics(inflight func() float64) *Metrics {
 type ServiceSample struct {
 	Service      string
 	BreakerState float64 // 0 closed, 1 half-open, 2 open
-	HedgesSent   int64
-	HedgesWon    int64
-	StaleServed  int64
-	Coalesced    int64
+	bff.CounterValues
 }
 
 // serviceCollector reads per-service figures when scraped, so no counter is
