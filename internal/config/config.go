@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -43,22 +44,23 @@ type Config struct {
 }
 
 // builtinServices are the services every configuration has unless one is
-// switched off, in page order, with their default paths.
-var builtinServices = []struct{ name, path string }{
-	{"user", "/users/{user_id}"},
-	{"catalog", "/items"},
-	{"activity", "/users/{user_id}/activity"},
+// switched off, in page order, with their default paths and identity
+// fields.
+var builtinServices = []struct{ name, path, identity string }{
+	{"user", "/users/{user_id}", "id"},
+	{"catalog", "/items", ""},
+	{"activity", "/users/{user_id}/activity", ""},
 }
 
-// builtinPath returns the default path of a built-in service, or "" for any
-// other name: an extra service has to set its own.
-func builtinPath(name string) string {
+// builtinPath returns the default path and identity field of a built-in
+// service, or "" for any other name: an extra service has to set its own.
+func builtinPath(name string) (path, identity string) {
 	for _, b := range builtinServices {
 		if b.name == name {
-			return b.path
+			return b.path, b.identity
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // Default returns the built-in configuration, the values documented in
@@ -66,16 +68,22 @@ func builtinPath(name string) string {
 func Default() Config {
 	c := Config{
 		Server: httpapi.Config{
-			Addr:            ":8080",
-			MaxInflight:     10000,
-			ShutdownTimeout: 10 * time.Second,
+			Addr:               ":8080",
+			MaxInflight:        10000,
+			ShutdownTimeout:    10 * time.Second,
+			ReadHeaderTimeout:  5 * time.Second,
+			ReadTimeout:        10 * time.Second,
+			WriteTimeout:       15 * time.Second,
+			IdleTimeout:        120 * time.Second,
+			MaxHeaderBytes:     16 << 10,
+			TrustIncomingTrace: true,
 		},
 		Page:         page.Config{Timeout: 500 * time.Millisecond},
 		CacheBackend: "memory",
 		LogLevel:     "info",
 	}
 	for _, b := range builtinServices {
-		c.Services = append(c.Services, defaultService().named(b.name, b.path))
+		c.Services = append(c.Services, defaultService().named(b.name, b.path, b.identity))
 	}
 	return c
 }
@@ -84,8 +92,9 @@ func Default() Config {
 func defaultService() Service {
 	return Service{
 		Downstream: downstream.Config{
-			Timeout: 300 * time.Millisecond,
-			MaxBody: 1 << 20,
+			Timeout:      300 * time.Millisecond,
+			MaxBody:      1 << 20,
+			MaxJSONDepth: 64,
 		},
 		Breaker: resilience.BreakerConfig{
 			ConsecutiveFailures: 5,
@@ -100,11 +109,13 @@ func defaultService() Service {
 	}
 }
 
-// named returns s as the service called name, with the given default path.
-func (s Service) named(name, path string) Service {
+// named returns s as the service called name, with the given default path
+// and identity field.
+func (s Service) named(name, path, identity string) Service {
 	s.Name = name
 	s.Downstream.Name = name
 	s.Downstream.Path = path
+	s.Downstream.IdentityField = identity
 	return s
 }
 
@@ -117,6 +128,11 @@ func (c Config) Validate(demo bool) error {
 		bff.PrefixKeys("page.", c.Page.Validate()),
 		c.validateCacheBackend(),
 		c.validateLogLevel(),
+		c.validateAdminAddr(),
+	}
+	if w, p := c.Server.WriteTimeout, c.Page.Timeout; w > 0 && p > 0 && w <= p {
+		errs = append(errs, bff.Invalid("server.write_timeout", w.String(),
+			fmt.Sprintf("a duration longer than page.timeout (%s)", p)))
 	}
 	seen := make(map[string]bool)
 	for _, s := range c.Services {
@@ -137,6 +153,19 @@ func (c Config) validateCacheBackend() error {
 		return bff.Invalid("cache.backend", c.CacheBackend, `"memory" (the Redis backend is not available in this build)`)
 	}
 	return bff.Invalid("cache.backend", c.CacheBackend, `"memory" or "redis"`)
+}
+
+func (c Config) validateAdminAddr() error {
+	if c.Server.AdminAddr == "" {
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(c.Server.AdminAddr); err != nil || port == "" {
+		return bff.Invalid("admin.addr", c.Server.AdminAddr, `"" (admin on the public listener) or a listen address host:port, such as "127.0.0.1:9090"`)
+	}
+	if c.Server.AdminAddr == c.Server.Addr {
+		return bff.Invalid("admin.addr", c.Server.AdminAddr, "an address other than server.addr")
+	}
+	return nil
 }
 
 func (c Config) validateLogLevel() error {

@@ -289,7 +289,7 @@ services:
 			wantNames: []string{"user", "catalog", "activity", "reviews"},
 			check: func(t *testing.T, c Config) {
 				s := service(t, c, "reviews")
-				want := defaultService().named("reviews", "/reviews/{user_id}")
+				want := defaultService().named("reviews", "/reviews/{user_id}", "")
 				want.Downstream.URL = "http://reviews:8080"
 				want.Downstream.MaxBody = 4096
 				want.Downstream.Timeout = 200 * time.Millisecond
@@ -764,8 +764,8 @@ func TestValidateHandBuilt(t *testing.T) {
 		services []Service
 		wantKey  string
 	}{
-		{name: "duplicate name", services: []Service{withURL(base.named("user", "/u")), withURL(base.named("user", "/u"))}, wantKey: "services.user"},
-		{name: "bad name", services: []Service{withURL(base.named("User", "/u"))}, wantKey: "services.User"},
+		{name: "duplicate name", services: []Service{withURL(base.named("user", "/u", "")), withURL(base.named("user", "/u", ""))}, wantKey: "services.user"},
+		{name: "bad name", services: []Service{withURL(base.named("User", "/u", ""))}, wantKey: "services.User"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,7 +67,7 @@ func TestDiff(t *testing.T) {
 		{
 			name: "service added",
 			change: func(c *Config) {
-				s := defaultService().named("extra", "/extra")
+				s := defaultService().named("extra", "/extra", "")
 				s.Downstream.URL = "http://extra"
 				c.Services = append(c.Services, s)
 			},

@@ -62,7 +62,15 @@ var globalSettings = []setting[Config]{
 	key("server.max_inflight", intKind, func(c *Config) *int { return &c.Server.MaxInflight }),
 	key("server.shutdown_timeout", durationKind, func(c *Config) *time.Duration { return &c.Server.ShutdownTimeout }),
 	key("server.drain_delay", durationKind, func(c *Config) *time.Duration { return &c.Server.DrainDelay }),
+	key("server.read_header_timeout", durationKind, func(c *Config) *time.Duration { return &c.Server.ReadHeaderTimeout }),
+	key("server.read_timeout", durationKind, func(c *Config) *time.Duration { return &c.Server.ReadTimeout }),
+	key("server.write_timeout", durationKind, func(c *Config) *time.Duration { return &c.Server.WriteTimeout }),
+	key("server.idle_timeout", durationKind, func(c *Config) *time.Duration { return &c.Server.IdleTimeout }),
+	key("server.max_header_bytes", intKind, func(c *Config) *int { return &c.Server.MaxHeaderBytes }),
+	key("server.max_conns", intKind, func(c *Config) *int { return &c.Server.MaxConns }),
 	key("admin.token", stringKind, func(c *Config) *string { return &c.Server.AdminToken }),
+	key("admin.addr", stringKind, func(c *Config) *string { return &c.Server.AdminAddr }),
+	key("tracing.trust_incoming", boolKind, func(c *Config) *bool { return &c.Server.TrustIncomingTrace }),
 	key("page.timeout", durationKind, func(c *Config) *time.Duration { return &c.Page.Timeout }),
 	key("cache.backend", stringKind, func(c *Config) *string { return &c.CacheBackend }),
 	key("cache.redis_url", stringKind, func(c *Config) *string { return &c.RedisURL }),
@@ -74,6 +82,8 @@ var globalSettings = []setting[Config]{
 var serviceSettings = []setting[Service]{
 	key("timeout", durationKind, func(s *Service) *time.Duration { return &s.Downstream.Timeout }),
 	key("max_body", int64Kind, func(s *Service) *int64 { return &s.Downstream.MaxBody }),
+	key("max_json_depth", intKind, func(s *Service) *int { return &s.Downstream.MaxJSONDepth }),
+	key("follow_redirects", boolKind, func(s *Service) *bool { return &s.Downstream.FollowRedirects }),
 	key("breaker.consecutive_failures", uint32Kind, func(s *Service) *uint32 { return &s.Breaker.ConsecutiveFailures }),
 	key("breaker.failure_ratio", floatKind, func(s *Service) *float64 { return &s.Breaker.FailureRatio }),
 	key("breaker.min_requests", uint32Kind, func(s *Service) *uint32 { return &s.Breaker.MinRequests }),
@@ -99,6 +109,7 @@ type serviceDraft struct {
 var serviceOnlySettings = []setting[serviceDraft]{
 	key("url", stringKind, func(d *serviceDraft) *string { return &d.Downstream.URL }),
 	key("path", stringKind, func(d *serviceDraft) *string { return &d.Downstream.Path }),
+	key("identity_field", stringKind, func(d *serviceDraft) *string { return &d.Downstream.IdentityField }),
 	key("enabled", boolKind, func(d *serviceDraft) *bool { return &d.enabled }),
 }
 

@@ -132,7 +132,8 @@ func (l *loader) build() Config {
 // service layers services.<name>.* over base, which already holds the
 // defaults.* values, and says whether the service is enabled.
 func (l *loader) service(name string, base Service) (Service, bool) {
-	d := serviceDraft{Service: base.named(name, builtinPath(name)), enabled: true}
+	path, identity := builtinPath(name)
+	d := serviceDraft{Service: base.named(name, path, identity), enabled: true}
 	prefix := "services." + name + "."
 	apply(l, prefix, serviceSettings, &d.Service)
 	apply(l, prefix, serviceOnlySettings, &d)

@@ -26,6 +26,17 @@ type Config struct {
 	// MaxBody is the largest body accepted, in bytes; a longer one is a
 	// bad_response and is read no further.
 	MaxBody int64
+	// MaxJSONDepth is the deepest nesting of arrays and objects accepted in
+	// a body; deeper is a bad_response.
+	MaxJSONDepth int
+	// FollowRedirects follows a 3xx to the same scheme and host, at most
+	// MaxRedirects times, without a Referer. false answers a 3xx as
+	// upstream_status.
+	FollowRedirects bool
+	// IdentityField, when set, names a top-level field of a user-scoped
+	// answer (a Path with {user_id}) that must equal the requested user id;
+	// an answer naming another user is a bad_response and is never cached.
+	IdentityField string
 	// Transport, if not nil, replaces the client's own tuned transport. It
 	// is for tests and benchmarks; the config file cannot set it.
 	Transport http.RoundTripper
@@ -54,6 +65,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBody <= 0 {
 		errs = append(errs, bff.Invalid("max_body", c.MaxBody, "a positive number of bytes"))
+	}
+	if c.MaxJSONDepth < 1 || c.MaxJSONDepth > 10000 {
+		errs = append(errs, bff.Invalid("max_json_depth", c.MaxJSONDepth, "a whole number from 1 to 10000"))
 	}
 	return errors.Join(errs...)
 }
