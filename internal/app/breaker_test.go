@@ -114,7 +114,8 @@ func TestBreakerFailureRatio(t *testing.T) {
 	}
 }
 
-// 404s are the request's fault, not the service's: they never open the breaker.
+// 4xx answers are the request's fault, not the service's, and an
+// unfollowed redirect is nobody's: they never open the breaker.
 func TestBreakerIgnoresNotFound(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -123,7 +124,8 @@ func TestBreakerIgnoresNotFound(t *testing.T) {
 	}{
 		{name: "404", status: 404, code: "not_found"},
 		{name: "400", status: 400, code: "upstream_status"},
-		{name: "429", status: 429, code: "upstream_status"},
+		{name: "410", status: 410, code: "upstream_status"},
+		{name: "302", status: 302, code: "upstream_status"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,6 +143,21 @@ func TestBreakerIgnoresNotFound(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBreakerTripsOn429: 429 is overload, the service's fault, so it counts
+// against the breaker like a 5xx (it used to be excluded with the other 4xx).
+func TestBreakerTripsOn429(t *testing.T) {
+	f := breakerFixture(t, testutil.Status(429, `{}`), func(b *resilience.BreakerConfig) {
+		b.ConsecutiveFailures = 2
+	})
+	for range 2 {
+		assertSection(t, f.page(t).page, "user", "error", "upstream_status")
+	}
+	if br := f.app.Breaker("user"); br.State() != resilience.StateOpen {
+		t.Fatalf("breaker %s after two 429s, want open", br.State())
+	}
+	assertSection(t, f.page(t).page, "user", "error", "circuit_open")
 }
 
 // Timeouts are failures: a hanging service opens the breaker, after which
@@ -175,7 +192,7 @@ func TestBreakerHalfOpenAdmitsOnlyTheProbe(t *testing.T) {
 	arrived := make(chan struct{}, 1)
 	f.user.Set(func(w http.ResponseWriter, r *http.Request) {
 		testutil.Signal(arrived)
-		testutil.Slow(150*time.Millisecond, testutil.JSON(userBody))(w, r)
+		testutil.Slow(150*time.Millisecond, testutil.JSON(`{"id":"prober","name":"Pat"}`))(w, r)
 	})
 	eventually(t, "half-open", func() bool { return br.State() == resilience.StateHalfOpen })
 

@@ -57,7 +57,11 @@ type Error struct {
 	Code    Code
 	// Status is the downstream HTTP status for CodeUpstreamStatus and
 	// CodeNotFound, else 0.
-	Status  int
+	Status int
+	// Local is true when the call failed for want of pagebff's own
+	// resources (open files, ephemeral ports, memory): not the service's
+	// fault, so it never counts against the service's breaker.
+	Local   bool
 	Message string
 	Err     error
 }
@@ -73,9 +77,55 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying detail error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// ClientError reports whether the failure is the request's fault: the service
-// answered with a 4xx status (404 included).
-func (e *Error) ClientError() bool { return e.Status >= 400 && e.Status < 500 }
+// Fault says whose fault a failed call is; Classify decides it, and the
+// breaker, the stale cache and the retry rules all follow it.
+type Fault uint8
+
+// The faults.
+const (
+	// FaultService is the service's own failure: 5xx, 429 (overload),
+	// timeouts, connection failures, bad responses, an open breaker. It
+	// counts against the breaker and may be hidden by a stale value.
+	FaultService Fault = iota
+	// FaultRequest is the request's: a 4xx other than 429. The data may
+	// truly be gone or forbidden: never counted, never hidden.
+	FaultRequest
+	// FaultCanceled is a call whose page's client went away: nobody reads
+	// the answer. Never counted, never hidden.
+	FaultCanceled
+	// FaultNeither is neither the service's nor the request's: pagebff ran
+	// out of local resources, or the service redirected and redirects are
+	// not followed. Never counted against the breaker, but the page is
+	// better served by a stale value than by an error.
+	FaultNeither
+)
+
+// Classify returns whose fault err is. An error without a *Error in its
+// chain is taken as the service's, as is nil (callers check for nil first).
+func Classify(err error) Fault {
+	e, ok := errors.AsType[*Error](err)
+	if !ok {
+		return FaultService
+	}
+	switch {
+	case e.Code == CodeCanceled:
+		return FaultCanceled
+	case e.Local, e.Status >= 300 && e.Status < 400:
+		return FaultNeither
+	case e.Status == 429:
+		return FaultService
+	case e.Status >= 400 && e.Status < 500:
+		return FaultRequest
+	}
+	return FaultService
+}
+
+// Gone reports whether err says the data no longer exists (404 or 410), so a
+// cached copy must be forgotten.
+func Gone(err error) bool {
+	e, ok := errors.AsType[*Error](err)
+	return ok && (e.Status == 404 || e.Status == 410)
+}
 
 // Errorf builds an *Error for service with a formatted human message.
 func Errorf(service string, code Code, detail error, format string, args ...any) *Error {

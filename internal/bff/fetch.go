@@ -16,6 +16,10 @@ type Call struct {
 	Path string
 	// RequestID is sent downstream as X-Request-Id.
 	RequestID string
+	// UserID is the user the page is for; a user-scoped answer must be
+	// about this user (see downstream.Config.IdentityField). It does not
+	// take part in Key: Path already holds it where it matters.
+	UserID string
 }
 
 // Key identifies a call's resource: service plus resolved path. Two calls with

@@ -36,8 +36,8 @@ func NewStale(ttl time.Duration, store Store, next bff.Fetcher, now func() time.
 	return &Stale{ttl: ttl, store: store, next: next, now: now, count: count}
 }
 
-// Fetch calls next. A success is remembered under call.Key(); a 404 forgets
-// it (the data is gone, and must not come back as stale). A failure that is
+// Fetch calls next. A success is remembered under call.Key(); a 404 or 410
+// forgets it (the data is gone, and must not come back as stale). A failure that is
 // the service's fault (see Hideable) is answered with the remembered value,
 // if one is younger than the TTL, together with the error: the bff.Response
 // convention for a stale answer. Once ctx has ended nobody waits for the
@@ -49,7 +49,7 @@ func (s *Stale) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) 
 		s.store.Put(call.Key(), Entry{Body: resp.Body, StoredAt: s.now()})
 		return resp, nil
 	}
-	if bff.CodeOf(err) == bff.CodeNotFound {
+	if bff.Gone(err) {
 		s.store.Delete(call.Key())
 	}
 	if !Hideable(err) || ctx.Err() != nil {
@@ -80,23 +80,21 @@ func (s *Stale) Fallback(call bff.Call) (bff.Response, bool) {
 // Served returns how many stale values have been served.
 func (s *Stale) Served() int64 { return s.count.StaleServed.Load() }
 
-// Hideable reports whether a failure may be hidden by a stale value: only
-// the service's own faults — 5xx, timeouts (the page deadline included),
-// connection failures, bad responses, an open breaker. Never a 404 or other
-// 4xx (the data may truly be gone) or a client that went away.
+// Hideable reports whether a failure may be hidden by a stale value: the
+// service's own faults — 5xx, 429, timeouts (the page deadline included),
+// connection failures, bad responses, an open breaker — and failures that
+// are nobody's (an unfollowed redirect, pagebff out of local resources).
+// Never a 404 or other 4xx (the data may truly be gone) or a client that
+// went away. See bff.Classify.
 func Hideable(err error) bool {
-	e, ok := errors.AsType[*bff.Error](err)
-	if !ok {
+	if _, ok := errors.AsType[*bff.Error](err); !ok {
 		return false
 	}
-	switch e.Code {
-	case bff.CodeUpstreamStatus:
-		return e.Status >= 500
-	case bff.CodeTimeout, bff.CodeUnavailable, bff.CodeBadResponse, bff.CodeCircuitOpen:
+	switch bff.Classify(err) {
+	case bff.FaultService, bff.FaultNeither:
 		return true
-	default: // not_found, canceled
-		return false
 	}
+	return false
 }
 
 // Len returns how many values the cache holds.

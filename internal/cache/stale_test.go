@@ -22,7 +22,10 @@ func TestHideable(t *testing.T) {
 	}{
 		{name: "500", err: status(bff.CodeUpstreamStatus, 500), want: true},
 		{name: "503", err: status(bff.CodeUpstreamStatus, 503), want: true},
-		{name: "429", err: status(bff.CodeUpstreamStatus, 429), want: false},
+		{name: "429 overload", err: status(bff.CodeUpstreamStatus, 429), want: true},
+		{name: "302 unfollowed redirect", err: status(bff.CodeUpstreamStatus, 302), want: true},
+		{name: "410", err: status(bff.CodeUpstreamStatus, 410), want: false},
+		{name: "local resources", err: &bff.Error{Code: bff.CodeUnavailable, Local: true}, want: true},
 		{name: "400", err: status(bff.CodeUpstreamStatus, 400), want: false},
 		{name: "404", err: status(bff.CodeNotFound, 404), want: false},
 		{name: "timeout", err: status(bff.CodeTimeout, 0), want: true},

@@ -1,6 +1,7 @@
 package downstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -28,15 +31,26 @@ var emptyItems = []byte(`{"items":[]}`)
 // errTooLarge is the detail of a body over MaxBody.
 var errTooLarge = errors.New("body exceeds max_body")
 
+// MaxRedirects is how many redirects a client with FollowRedirects follows
+// for one call.
+const MaxRedirects = 3
+
+// DefaultMaxJSONDepth is the nesting limit when Config.MaxJSONDepth is 0.
+const DefaultMaxJSONDepth = 64
+
 // Client fetches one service's sections. It is safe for concurrent use.
 type Client struct {
-	name     string
-	spanName string
-	tracer   trace.Tracer
-	base     string // base URL without trailing slash
-	maxBody  int64
-	tr       *http.Transport // nil when Config.Transport was given
-	hc       *http.Client
+	name       string
+	spanName   string
+	tracer     trace.Tracer
+	base       string // base URL without trailing slash
+	baseURL    *url.URL
+	maxBody    int64
+	maxDepth   int
+	identity   string          // top-level field naming the user; "" = no check
+	userScoped bool            // the path template holds {user_id}
+	tr         *http.Transport // nil when Config.Transport was given
+	hc         *http.Client
 }
 
 var _ bff.Fetcher = (*Client)(nil)
@@ -50,18 +64,47 @@ func New(cfg Config, tracer trace.Tracer) *Client {
 		tracer = noop.NewTracerProvider().Tracer("")
 	}
 	c := &Client{
-		name:     cfg.Name,
-		spanName: "GET " + cfg.Name,
-		tracer:   tracer,
-		base:     strings.TrimRight(cfg.URL, "/"),
-		maxBody:  cfg.MaxBody,
-		hc:       &http.Client{Transport: cfg.Transport},
+		name:       cfg.Name,
+		spanName:   "GET " + cfg.Name,
+		tracer:     tracer,
+		base:       strings.TrimRight(cfg.URL, "/"),
+		maxBody:    cfg.MaxBody,
+		maxDepth:   cfg.MaxJSONDepth,
+		identity:   cfg.IdentityField,
+		userScoped: strings.Contains(cfg.Path, "{user_id}"),
+		hc:         &http.Client{Transport: cfg.Transport, CheckRedirect: noRedirects},
+	}
+	if c.maxDepth <= 0 {
+		c.maxDepth = DefaultMaxJSONDepth
+	}
+	if u, err := url.Parse(c.base); err == nil {
+		c.baseURL = u
+	}
+	if cfg.FollowRedirects {
+		c.hc.CheckRedirect = c.sameHostRedirects
 	}
 	if cfg.Transport == nil {
 		c.tr = NewTransport(cfg.Timeout)
 		c.hc.Transport = c.tr
 	}
 	return c
+}
+
+// noRedirects answers a 3xx as it came: following one could take a call
+// anywhere, pagebff's own admin endpoints included, with the request id and
+// trace context and a Referer naming the user. A 3xx is upstream_status.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// sameHostRedirects follows at most MaxRedirects redirects, only to the
+// service's own scheme and host, and never sends a Referer (net/http sets
+// one from the previous URL, which names the user).
+func (c *Client) sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) > MaxRedirects || c.baseURL == nil ||
+		req.URL.Scheme != c.baseURL.Scheme || !strings.EqualFold(req.URL.Host, c.baseURL.Host) {
+		return http.ErrUseLastResponse
+	}
+	req.Header.Del("Referer")
+	return nil
 }
 
 // NewTransport returns a transport tuned for many concurrent calls to one
@@ -118,11 +161,22 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 	if err != nil {
 		return bff.Response{}, c.transportError(ctx, err, "connection failed")
 	}
+	// Closing a body before its end closes the connection rather than
+	// returning it to the pool: what every path that stops reading early
+	// (an anomaly, a body too large) relies on.
 	defer hr.Body.Close()
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("http.response.status_code", hr.StatusCode))
 	}
-	return c.answer(ctx, hr)
+	// A service that echoes X-Request-Id must echo ours. Another id means
+	// this answer belongs to another request — the connection is out of
+	// step with its requests (a response desync; golang/go#31259) — so it
+	// is refused, never cached, and its connection closed unread.
+	if echoed := hr.Header.Get("X-Request-Id"); echoed != "" && echoed != call.RequestID {
+		return bff.Response{}, bff.Errorf(c.name, bff.CodeBadResponse,
+			fmt.Errorf("response X-Request-Id %q, sent %q", echoed, call.RequestID), "answer for another request")
+	}
+	return c.answer(ctx, hr, call)
 }
 
 // endSpan records a failed attempt's code on its span and ends it.
@@ -135,12 +189,12 @@ func endSpan(span trace.Span, err error) {
 }
 
 // answer turns a response into a section or an error.
-func (c *Client) answer(ctx context.Context, resp *http.Response) (bff.Response, error) {
+func (c *Client) answer(ctx context.Context, resp *http.Response, call bff.Call) (bff.Response, error) {
 	switch {
 	case resp.StatusCode == http.StatusNoContent:
 		return bff.Response{Body: emptyItems}, nil
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return c.readBody(ctx, resp)
+		return c.readBody(ctx, resp, call)
 	default:
 		drain(resp.Body)
 		return bff.Response{}, c.statusError(resp)
@@ -152,15 +206,18 @@ func (c *Client) statusError(resp *http.Response) *bff.Error {
 	// the service chose to write, addresses included, and stays in the log.
 	code := bff.CodeUpstreamStatus
 	msg := fmt.Sprintf("upstream answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
-	if resp.StatusCode == http.StatusNotFound {
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
 		code, msg = bff.CodeNotFound, "not found"
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		msg += " (redirect not followed)"
 	}
 	e := bff.Errorf(c.name, code, fmt.Errorf("status %q", resp.Status), "%s", strings.TrimSpace(msg))
 	e.Status = resp.StatusCode
 	return e
 }
 
-func (c *Client) readBody(ctx context.Context, resp *http.Response) (bff.Response, error) {
+func (c *Client) readBody(ctx context.Context, resp *http.Response, call bff.Call) (bff.Response, error) {
 	if resp.ContentLength > c.maxBody {
 		return bff.Response{}, c.tooLarge()
 	}
@@ -171,11 +228,46 @@ func (c *Client) readBody(ctx context.Context, resp *http.Response) (bff.Respons
 	if err != nil {
 		return bff.Response{}, c.transportError(ctx, err, "connection failed while reading the body")
 	}
-	norm, err := Normalize(body)
+	norm, err := c.check(body, call)
 	if err != nil {
-		return bff.Response{}, bff.Errorf(c.name, bff.CodeBadResponse, err, "malformed response")
+		// The body is read but its end is not: the deferred Close drops
+		// the connection. A chunked body has already reached its end and
+		// its connection is back in the pool, so the pool's idle
+		// connections go instead: one of them may be out of step.
+		if resp.ContentLength < 0 && c.tr != nil {
+			c.tr.CloseIdleConnections()
+		}
+		return bff.Response{}, err
+	}
+	// Read on to EOF so the connection goes back to the pool; net/http
+	// never returns bytes past Content-Length.
+	if resp.ContentLength >= 0 {
+		if _, err := resp.Body.Read(make([]byte, 1)); err != nil && err != io.EOF {
+			return bff.Response{}, c.transportError(ctx, err, "connection failed while reading the body")
+		}
 	}
 	return bff.Response{Body: norm}, nil
+}
+
+// check validates a 2xx body (see Normalize), its nesting depth, and, for a
+// user-scoped service with an identity field, that it names the call's user.
+func (c *Client) check(body []byte, call bff.Call) ([]byte, error) {
+	norm, err := Normalize(body)
+	if err != nil {
+		return nil, bff.Errorf(c.name, bff.CodeBadResponse, err, "malformed response")
+	}
+	if !depthWithin(norm, c.maxDepth) {
+		return nil, bff.Errorf(c.name, bff.CodeBadResponse, fmt.Errorf("JSON nested deeper than %d levels", c.maxDepth),
+			"response nested too deeply")
+	}
+	if c.identity != "" && c.userScoped && call.UserID != "" {
+		if v, ok := topLevelField(norm, c.identity); ok && !identityMatches(v, call.UserID) {
+			// Never show or log the other user's value.
+			return nil, bff.Errorf(c.name, bff.CodeBadResponse,
+				fmt.Errorf("field %q names another user", c.identity), "answer for another user")
+		}
+	}
+	return norm, nil
 }
 
 func (c *Client) tooLarge() *bff.Error {
@@ -183,17 +275,41 @@ func (c *Client) tooLarge() *bff.Error {
 }
 
 // transportError classifies a failed round trip or body read: the context's
-// end (timeout or client gone) takes precedence over what the socket said.
+// end (timeout or client gone) takes precedence over what the socket said,
+// and pagebff running out of its own resources is not the service's fault.
 func (c *Client) transportError(ctx context.Context, err error, msg string) *bff.Error {
 	if ctx.Err() != nil {
 		return bff.ContextError(ctx, c.name, err)
 	}
+	if LocalExhaustion(err) {
+		e := bff.Errorf(c.name, bff.CodeUnavailable, err, "pagebff is out of local resources (open files or ports)")
+		e.Local = true
+		return e
+	}
 	return bff.Errorf(c.name, bff.CodeUnavailable, err, "%s", msg)
 }
 
-// readLimited reads r to EOF, failing with errTooLarge once more than max
-// bytes arrive. A known length (Content-Length, else -1) is read into an
-// exactly sized buffer.
+// LocalExhaustion reports whether err is this process or host running out
+// of something — file descriptors (EMFILE, ENFILE), buffer space, memory,
+// ephemeral ports (EADDRNOTAVAIL) — rather than the far side failing.
+func LocalExhaustion(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.EADDRNOTAVAIL} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}
+
+// initialBody is the most a body buffer starts with, whatever its claimed
+// Content-Length: memory follows the bytes that arrive, not the claim.
+const initialBody = 32 << 10
+
+// readLimited reads r, failing with errTooLarge once more than max bytes
+// arrive. With a known length (Content-Length, else -1) it reads exactly
+// that many bytes and stops short of EOF, so that the caller decides
+// whether the connection is reused; the buffer starts at most initialBody
+// bytes and grows as bytes arrive.
 func readLimited(r io.Reader, length, max int64) ([]byte, error) {
 	if length < 0 {
 		body, err := io.ReadAll(io.LimitReader(r, max+1))
@@ -202,16 +318,22 @@ func readLimited(r io.Reader, length, max int64) ([]byte, error) {
 		}
 		return body, err
 	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(r, body); err != nil {
+	if length <= initialBody {
+		body := make([]byte, length)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, initialBody))
+	n, err := buf.ReadFrom(io.LimitReader(r, length))
+	if err == nil && n < length {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
 		return nil, err
 	}
-	// Read on to EOF so the connection goes back to the pool; net/http
-	// never returns bytes past Content-Length.
-	if _, err := r.Read(make([]byte, 1)); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return body, nil
+	return buf.Bytes(), nil
 }
 
 // drain reads a little of an error body so the connection can be reused;

@@ -150,7 +150,7 @@ func (a *Assembler) fallback(ctx context.Context, r result, userID, requestID st
 }
 
 func (a *Assembler) call(s Section, userID, requestID string) bff.Call {
-	return bff.Call{Service: s.Name, Path: s.Path(userID), RequestID: requestID}
+	return bff.Call{Service: s.Name, Path: s.Path(userID), RequestID: requestID, UserID: userID}
 }
 
 func (a *Assembler) fetch(ctx context.Context, ch chan<- result, i int, start time.Time, userID, requestID string) {

@@ -73,10 +73,11 @@ type Counts struct {
 // Breaker is a circuit breaker in front of next. It is safe for concurrent
 // use.
 //
-// Failures are service faults: timeouts, connection errors, 5xx, bad
-// responses. A 4xx answer (404 included) and a call cancelled because the
-// page's client went away are excluded: they count neither way, so neither
-// bad user ids nor impatient clients can open the breaker.
+// Failures are service faults (bff.FaultService): timeouts, connection
+// errors, 5xx, 429, bad responses. Every other failure — a 4xx answer (404
+// included), a redirect, a call cancelled because the page's client went
+// away, pagebff out of local resources — is excluded: it counts neither
+// way, so neither bad user ids nor impatient clients can open the breaker.
 type Breaker struct {
 	service  string
 	settings gobreaker.Settings
@@ -173,10 +174,11 @@ func readyToTrip(cfg BreakerConfig) func(gobreaker.Counts) bool {
 	}
 }
 
-func excluded(err error) bool {
-	e, ok := errors.AsType[*bff.Error](err)
-	return ok && (e.ClientError() || e.Code == bff.CodeCanceled)
-}
+// excluded keeps out of the counts every failure that is not the service's
+// fault (bff.Classify): 4xx other than 429, unfollowed redirects, calls
+// whose client left, and pagebff's own resource exhaustion — a BFF out of
+// file descriptors must not open the breakers of healthy services.
+func excluded(err error) bool { return bff.Classify(err) != bff.FaultService }
 
 // Fetch calls next unless the breaker is open, in which case it answers at
 // once with a CodeCircuitOpen *bff.Error wrapping ErrOpen.
