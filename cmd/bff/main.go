@@ -48,6 +48,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	configPath := fs.String("config", "", "config file (default $BFF_CONFIG, else config/bff.yaml if present)")
 	demo := fs.Bool("demo", false, "start built-in fake User, Catalog and Activity services and use them")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h and --help asked for the usage, which is printed
+		}
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -66,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	level := new(slog.LevelVar)
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
+	defer observability.RedirectStdLog(log)()
 
 	var demoURLs map[string]string
 	if *demo {
@@ -78,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg, err = withDemoURLs(cfg, demoURLs, log); err != nil {
 			return err
 		}
+		cfg.Server.Addr = loopbackIfUnspecified(cfg.Server.Addr)
 	}
 
 	tp, err := observability.NewTracerProvider(ctx, getenv)
@@ -94,9 +99,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
+	defer ln.Close()
+	var adminLn net.Listener
+	if cfg.Server.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.Server.AdminAddr); err != nil {
+			return fmt.Errorf("listen on admin.addr %s: %w", cfg.Server.AdminAddr, err)
+		}
+		defer adminLn.Close()
+	}
 	a, err := app.New(cfg, log, app.WithLevel(level), app.WithTracer(tp))
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	defer a.Close()
@@ -108,6 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		next, err := config.Load(path, getenv, *demo)
 		if err == nil && *demo {
 			next, err = withDemoURLs(next, demoURLs, nil)
+			next.Server.Addr = loopbackIfUnspecified(next.Server.Addr)
 		}
 		if err != nil {
 			a.RecordRejected()
@@ -132,7 +145,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	stopHUP := onSignal(ctx, hup, func() { reload("SIGHUP") })
 	defer stopHUP()
 
-	return a.Serve(ctx, ln)
+	return a.Serve(ctx, ln, adminLn)
+}
+
+// loopbackIfUnspecified binds an address without a host (":8080") to
+// 127.0.0.1: the demo is for the person at this machine, and its fake
+// services and open admin endpoints should not face the network. An address
+// naming a host is kept.
+func loopbackIfUnspecified(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "" {
+		return addr
+	}
+	return net.JoinHostPort("127.0.0.1", port)
 }
 
 // onSignal calls f on its own goroutine for every signal on ch until ctx

@@ -30,6 +30,7 @@ type fixture struct {
 	user, catalog, activity *testutil.Service
 	app                     *app.App
 	srv                     *httptest.Server
+	admin                   *httptest.Server // the admin listener, when admin.addr is set
 	logs                    *syncBuffer
 }
 
@@ -75,6 +76,10 @@ func newFixture(t testing.TB, h handlers, tweak func(*config.Config), opts ...ap
 	f.srv = httptest.NewServer(f.app.Handler())
 	t.Cleanup(f.app.Close)
 	t.Cleanup(f.srv.Close)
+	if h := f.app.Server().AdminHandler(); h != nil {
+		f.admin = httptest.NewServer(h)
+		t.Cleanup(f.admin.Close)
+	}
 	return f
 }
 
@@ -139,7 +144,24 @@ func (f *fixture) do(t testing.TB, ctx context.Context, method, target string, h
 // try is do for goroutines other than the test's own, which must not call
 // t.Fatal: it returns the error instead.
 func (f *fixture) try(ctx context.Context, method, target string, header ...string) (reply, error) {
-	req, err := http.NewRequestWithContext(ctx, method, f.srv.URL+target, nil)
+	return tryOn(f.srv, ctx, method, target, header...)
+}
+
+// adminDo is do on the admin listener.
+func (f *fixture) adminDo(t testing.TB, method, target string, header ...string) reply {
+	t.Helper()
+	if f.admin == nil {
+		t.Fatal("no admin listener: set admin.addr")
+	}
+	r, err := tryOn(f.admin, context.Background(), method, target, header...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func tryOn(srv *httptest.Server, ctx context.Context, method, target string, header ...string) (reply, error) {
+	req, err := http.NewRequestWithContext(ctx, method, srv.URL+target, nil)
 	if err != nil {
 		return reply{}, err
 	}
@@ -148,7 +170,7 @@ func (f *fixture) try(ctx context.Context, method, target string, header ...stri
 	}
 	var r reply
 	start := time.Now()
-	r.resp, err = f.srv.Client().Do(req)
+	r.resp, err = srv.Client().Do(req)
 	if err != nil {
 		return reply{}, fmt.Errorf("%s %s: %w", method, target, err)
 	}

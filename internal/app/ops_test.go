@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,41 @@ func assertMetric(t testing.TB, fams map[string]*dto.MetricFamily, name string, 
 	if !ok || got != want {
 		t.Errorf("%s%v = %v (present %v), want %v", name, labels, got, ok, want)
 	}
+}
+
+// TestMetricsExistBeforeFirstEvent: Prometheus's increase() showed 4
+// breaker trips where the counters said 6, and the README's rejected-config
+// alert fired only on the second bad edit, because a label set appeared
+// with its first increment. Every known label set exists from the start.
+func TestMetricsExistBeforeFirstEvent(t *testing.T) {
+	f := newFixture(t, handlers{}, nil)
+	fams := scrape(t, f)
+	for _, svc := range []string{"user", "catalog", "activity"} {
+		assertMetric(t, fams, "bff_breaker_transitions_total", map[string]string{"service": svc, "from": "closed", "to": "open"}, 0)
+		assertMetric(t, fams, "bff_breaker_transitions_total", map[string]string{"service": svc, "from": "half-open", "to": "closed"}, 0)
+		assertMetric(t, fams, "bff_section_outcomes_total", map[string]string{"service": svc, "status": "ok", "code": "none"}, 0)
+		for _, code := range []string{"timeout", "upstream_status", "unavailable", "bad_response", "circuit_open", "not_found", "canceled"} {
+			assertMetric(t, fams, "bff_section_outcomes_total", map[string]string{"service": svc, "status": "error", "code": code}, 0)
+		}
+		assertMetric(t, fams, "bff_section_outcomes_total", map[string]string{"service": svc, "status": "stale", "code": "timeout"}, 0)
+		assertMetric(t, fams, "bff_section_duration_seconds", map[string]string{"service": svc}, 0)
+	}
+	for _, result := range []string{"applied", "unchanged", "rejected"} {
+		assertMetric(t, fams, "bff_config_reloads_total", map[string]string{"result": result}, 0)
+	}
+	if _, ok := value(fams, "bff_section_outcomes_total", map[string]string{"service": "user", "status": "stale", "code": "not_found"}); ok {
+		t.Error("a stale not_found series exists; a 404 is never served stale")
+	}
+	assertMetric(t, fams, "bff_build_info", map[string]string{"goversion": runtime.Version()}, 1)
+	// A service added by a reload gets its series at once.
+	next := f.app.Config()
+	extra := next.Services[0]
+	extra.Name, extra.Downstream.Name, extra.Downstream.Path = "reviews", "reviews", "/reviews"
+	next.Services = append(next.Services, extra)
+	if _, err := f.app.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	assertMetric(t, scrape(t, f), "bff_breaker_transitions_total", map[string]string{"service": "reviews", "from": "closed", "to": "open"}, 0)
 }
 
 func TestMetricsMove(t *testing.T) {
@@ -178,11 +214,52 @@ func TestTracing(t *testing.T) {
 	}
 }
 
-func TestAdminBreakers(t *testing.T) {
+// TestAdminOpenWithoutToken: GET /admin/breakers used to answer anyone on
+// the public listener while no token was set (the default). Without a
+// token it now answers only on a loopback admin.addr.
+func TestAdminOpenWithoutToken(t *testing.T) {
 	f := newFixture(t, handlers{}, nil)
-	r := f.get(t, "/admin/breakers")
+	if r := f.get(t, "/admin/breakers"); r.resp.StatusCode != 403 {
+		t.Fatalf("/admin/breakers on the public listener without a token = %d, want 403", r.resp.StatusCode)
+	}
+	// admin.addr on every interface is no better.
+	f = newFixture(t, handlers{}, func(c *config.Config) { c.Server.AdminAddr = ":9090" })
+	if r := f.adminDo(t, http.MethodGet, "/admin/breakers"); r.resp.StatusCode != 403 {
+		t.Fatalf("/admin/breakers on a non-loopback admin.addr without a token = %d, want 403", r.resp.StatusCode)
+	}
+}
+
+// TestAdminListener: with admin.addr, /admin/* and /metrics move to their
+// own listener, and the public one no longer serves them.
+func TestAdminListener(t *testing.T) {
+	f := newFixture(t, handlers{}, func(c *config.Config) {
+		c.Server.AdminAddr = "127.0.0.1:9090"
+		c.Server.AdminToken = "s3cret"
+	})
+	for _, path := range []string{"/admin/breakers", "/metrics"} {
+		if r := f.get(t, path, "Authorization", "Bearer s3cret"); r.resp.StatusCode != 404 {
+			t.Errorf("public %s = %d, want 404", path, r.resp.StatusCode)
+		}
+		if r := f.adminDo(t, http.MethodGet, path, "Authorization", "Bearer s3cret"); r.resp.StatusCode != 200 {
+			t.Errorf("admin %s = %d, want 200", path, r.resp.StatusCode)
+		}
+	}
+	if r := f.adminDo(t, http.MethodGet, "/admin/breakers"); r.resp.StatusCode != 401 {
+		t.Errorf("admin listener without the token = %d, want 401", r.resp.StatusCode)
+	}
+	if r := f.adminDo(t, http.MethodGet, "/v1/pages/home?user_id=abc"); r.resp.StatusCode != 404 {
+		t.Errorf("page on the admin listener = %d, want 404", r.resp.StatusCode)
+	}
+	if r := f.page(t); r.resp.StatusCode != 200 {
+		t.Errorf("page = %d, want 200", r.resp.StatusCode)
+	}
+}
+
+func TestAdminBreakers(t *testing.T) {
+	f := newFixture(t, handlers{}, func(c *config.Config) { c.Server.AdminAddr = "127.0.0.1:9090" })
+	r := f.adminDo(t, http.MethodGet, "/admin/breakers")
 	if r.resp.StatusCode != 200 {
-		t.Fatalf("/admin/breakers = %d without a token configured, want 200", r.resp.StatusCode)
+		t.Fatalf("/admin/breakers = %d on a loopback admin.addr without a token, want 200", r.resp.StatusCode)
 	}
 	var view struct {
 		Services map[string]struct {
@@ -202,7 +279,7 @@ func TestAdminBreakers(t *testing.T) {
 		t.Fatalf("admin view of user: %+v", u)
 	}
 	// Without a token, the actions are refused.
-	if r := f.do(t, context.Background(), http.MethodPost, "/admin/breakers/user/open"); r.resp.StatusCode != 403 {
+	if r := f.adminDo(t, http.MethodPost, "/admin/breakers/user/open"); r.resp.StatusCode != 403 {
 		t.Fatalf("action without a configured token = %d, want 403", r.resp.StatusCode)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/pagebff/pagebff/internal/config"
+	"github.com/pagebff/pagebff/internal/httpapi"
 )
 
 // ErrUnchanged is returned by Reload when the new configuration equals the
@@ -16,15 +18,15 @@ var ErrUnchanged = errors.New("configuration unchanged")
 // validated. Services whose settings did not change keep their running
 // pipeline — breaker state, stale cache, connections; the others are
 // rebuilt. The swap is atomic: a page renders entirely with the old or the
-// new configuration. server.addr cannot change without a restart and is
-// kept. It returns the changed keys.
+// new configuration. The listener settings (restartOnlyKeys) cannot change
+// without a restart and are kept, with a warning. It returns the changed keys.
 func (a *App) Reload(cfg config.Config) ([]string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	old := a.state.Load()
-	if cfg.Server.Addr != old.cfg.Server.Addr {
-		a.log.Warn("config reload: server.addr changes only on restart", slog.String("running", old.cfg.Server.Addr), slog.String("new", cfg.Server.Addr))
-		cfg.Server.Addr = old.cfg.Server.Addr
+	if keys := restartOnly(config.Diff(old.cfg, cfg)); len(keys) > 0 {
+		a.log.Warn("config reload: these keys change only on restart; their running values stay", slog.Any("keys", keys))
+		cfg.Server = keepListenerSettings(old.cfg.Server, cfg.Server)
 	}
 	changed := config.Diff(old.cfg, cfg)
 	if len(changed) == 0 {
@@ -53,3 +55,29 @@ func (a *App) Reload(cfg config.Config) ([]string, error) {
 // RecordRejected counts a reload refused before it reached the app (the
 // file did not parse or validate).
 func (a *App) RecordRejected() { a.metrics.ConfigReloads.WithLabelValues("rejected").Inc() }
+
+// restartOnlyKeys are read when pagebff starts listening.
+var restartOnlyKeys = []string{
+	"server.addr", "admin.addr", "server.read_header_timeout", "server.read_timeout",
+	"server.write_timeout", "server.idle_timeout", "server.max_header_bytes", "server.max_conns",
+}
+
+// restartOnly returns the keys of changed that apply only on restart.
+func restartOnly(changed []string) []string {
+	var out []string
+	for _, k := range changed {
+		if slices.Contains(restartOnlyKeys, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// keepListenerSettings returns next with running's restart-only settings.
+func keepListenerSettings(running, next httpapi.Config) httpapi.Config {
+	next.Addr, next.AdminAddr = running.Addr, running.AdminAddr
+	next.ReadHeaderTimeout, next.ReadTimeout = running.ReadHeaderTimeout, running.ReadTimeout
+	next.WriteTimeout, next.IdleTimeout = running.WriteTimeout, running.IdleTimeout
+	next.MaxHeaderBytes, next.MaxConns = running.MaxHeaderBytes, running.MaxConns
+	return next
+}

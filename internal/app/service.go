@@ -44,6 +44,7 @@ type service struct {
 // (or is New).
 func (a *App) newService(sc config.Service, old *service) (*service, error) {
 	s := &service{cfg: sc, count: a.counter(sc.Name)}
+	a.metrics.AddService(sc.Name)
 	if old != nil && sameClient(old.cfg.Downstream, sc.Downstream) {
 		s.client = old.client
 	} else {

@@ -57,7 +57,12 @@ func (s *Server) handlePage() echo.HandlerFunc {
 		}
 		id := requestIDOf(c)
 		req := c.Request()
-		ctx := observability.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+		ctx := req.Context()
+		// An incoming traceparent (sampled flag included) and tracestate
+		// are passed on as they came, unless told not to trust them.
+		if s.config().TrustIncomingTrace {
+			ctx = observability.Propagator.Extract(ctx, propagation.HeaderCarrier(req.Header))
+		}
 		ctx, span := s.deps.Tracer.Start(ctx, "GET /v1/pages/home", trace.WithSpanKind(trace.SpanKindServer))
 		p := s.deps.Pages.Render(ctx, userID, id)
 		if span.IsRecording() {

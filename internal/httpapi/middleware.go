@@ -3,9 +3,11 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -78,13 +80,39 @@ func (s *Server) limitInflight(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// rejectBody answers 400 at once to a GET or HEAD that announces a body.
+// A page never needs one, and waiting for it is an attack: a request
+// declaring "Content-Length: 1" that never sends the byte used to block the
+// handler at its flush (net/http reads an unread body before answering on a
+// connection it keeps) and hold a page slot forever; ten thousand of them
+// filled server.max_inflight. The body is never read: the answer closes the
+// connection, and reading stops now, so nothing waits for the client.
+func rejectBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		r := c.Request()
+		if r.ContentLength == 0 || r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return next(c)
+		}
+		c.Response().Header().Set("Connection", "close")
+		_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now())
+		return badRequest("a " + r.Method + " request must not have a body")
+	}
+}
+
 // requireToken guards /admin/*: when admin.token is set, a request needs
-// "Authorization: Bearer <token>", compared in constant time.
+// "Authorization: Bearer <token>", compared in constant time. Without a
+// token, admin endpoints answer only on a loopback admin.addr: nobody else
+// may read them unauthenticated.
 func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		token := s.config().AdminToken
+		cfg := s.config()
+		token := cfg.AdminToken
 		if token == "" {
-			return next(c)
+			if s.admin != nil && IsLoopback(cfg.AdminAddr) {
+				return next(c)
+			}
+			return &apiError{status: http.StatusForbidden,
+				msg: "admin endpoints are off: set admin.token, or admin.addr to a loopback address such as 127.0.0.1:9090"}
 		}
 		scheme, got, _ := strings.Cut(c.Request().Header.Get("Authorization"), " ")
 		// Digests have one length whatever the token, so the comparison
@@ -96,6 +124,21 @@ func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// IsLoopback reports whether the listen address addr (host:port) accepts
+// connections from this machine only: its host is a loopback IP or
+// "localhost". An empty host listens on every interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // requireConfiguredToken refuses the admin actions while no admin.token is

@@ -7,21 +7,30 @@ import (
 	"github.com/labstack/echo/v5"
 )
 
-// routes registers the whole API.
+// routes registers the whole API. With admin.addr set, /metrics and
+// /admin/* are on the admin listener only.
 func (s *Server) routes() {
-	s.echo.Pre(s.requestID)
-	s.echo.Use(s.measure, middleware.Recover())
-
+	for _, e := range []*echo.Echo{s.echo, s.admin} {
+		if e == nil {
+			continue
+		}
+		e.Pre(s.requestID, rejectBody)
+		e.Use(s.measure, middleware.Recover())
+		e.GET("/healthz", s.handleHealthz)
+		e.HEAD("/healthz", s.handleHealthz)
+		e.GET("/readyz", s.handleReadyz)
+		e.HEAD("/readyz", s.handleReadyz)
+	}
 	s.echo.GET("/v1/pages/home", s.handlePage(), s.limitInflight)
 	s.echo.HEAD("/v1/pages/home", s.handlePage(), s.limitInflight)
-	s.echo.GET("/healthz", s.handleHealthz)
-	s.echo.HEAD("/healthz", s.handleHealthz)
-	s.echo.GET("/readyz", s.handleReadyz)
-	s.echo.HEAD("/readyz", s.handleReadyz)
-	s.echo.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Metrics.Registry, promhttp.HandlerOpts{})))
 
+	ops := s.echo
+	if s.admin != nil {
+		ops = s.admin
+	}
+	ops.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Metrics.Registry, promhttp.HandlerOpts{})))
 	if s.deps.Admin != nil {
-		admin := s.echo.Group("/admin", s.requireToken)
+		admin := ops.Group("/admin", s.requireToken)
 		admin.GET("/breakers", s.handleBreakers)
 		admin.POST("/breakers/:service/:action", s.handleBreakerAction, s.requireConfiguredToken)
 	}

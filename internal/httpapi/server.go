@@ -55,6 +55,7 @@ type Server struct {
 	deps     Deps
 	log      *slog.Logger
 	echo     *echo.Echo
+	admin    *echo.Echo // the admin listener's routes; nil without admin.addr
 	ready    atomic.Bool
 	inflight atomic.Int64
 
@@ -71,8 +72,18 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	s := &Server{deps: deps, log: deps.Log, homeDuration: deps.Metrics.PageDuration.WithLabelValues("home")}
 	s.cfg.Store(&cfg)
-	s.echo = echo.NewWithConfig(echo.Config{
-		Logger:           deps.Log,
+	s.echo = s.newEcho()
+	if cfg.AdminAddr != "" {
+		s.admin = s.newEcho()
+	}
+	s.routes()
+	return s
+}
+
+// newEcho returns an Echo with pagebff's error handling and router rules.
+func (s *Server) newEcho() *echo.Echo {
+	return echo.NewWithConfig(echo.Config{
+		Logger:           s.deps.Log,
 		HTTPErrorHandler: s.handleError,
 		Router: echo.NewRouter(echo.RouterConfig{
 			// Echo answers OPTIONS itself with 204; the contract wants 405
@@ -81,13 +92,22 @@ func New(cfg Config, deps Deps) *Server {
 			MethodNotAllowedHandler: methodNotAllowed,
 		}),
 	})
-	s.routes()
-	return s
 }
 
-// Configure swaps in new settings: max_inflight and the admin token apply
-// to the next request. Addr, ShutdownTimeout and DrainDelay are read by the
-// app when it serves and stops.
+// AdminHandler returns the handler for the admin listener (admin.addr):
+// /admin/*, /metrics and the health checks. It is nil when admin.addr is
+// not set, and then the public handler serves /admin/* and /metrics.
+func (s *Server) AdminHandler() http.Handler {
+	if s.admin == nil {
+		return nil
+	}
+	return s.admin
+}
+
+// Configure swaps in new settings: max_inflight, the admin token and
+// tracing.trust_incoming apply to the next request. ShutdownTimeout and
+// DrainDelay are read by the app when it stops; AdminAddr and the listener
+// settings (Addr, timeouts, MaxHeaderBytes, MaxConns) only when it starts.
 func (s *Server) Configure(cfg Config) { s.cfg.Store(&cfg) }
 
 func (s *Server) config() *Config { return s.cfg.Load() }

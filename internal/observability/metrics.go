@@ -1,6 +1,9 @@
 package observability
 
 import (
+	"runtime"
+	"runtime/debug"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -53,13 +56,78 @@ func NewMetrics(inflight func() float64) *Metrics {
 			Name: "bff_config_reloads_total", Help: "Config reloads, by result (applied, unchanged, rejected).",
 		}, []string{"result"}),
 	}
+	for _, result := range []string{"applied", "unchanged", "rejected"} {
+		m.ConfigReloads.WithLabelValues(result)
+	}
 	reg.MustRegister(m.PageDuration, m.SectionDuration, m.SectionOutcomes, m.Transitions, m.PagesShed,
-		m.HTTPRequests, m.ConfigReloads,
+		m.HTTPRequests, m.ConfigReloads, buildInfo(),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bff_inflight_pages", Help: "Page requests in flight."}, inflight),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// breakerStates are the breaker state names, as in bff_breaker_state and
+// the transitions' from and to labels.
+var breakerStates = []string{"closed", "half-open", "open"}
+
+// AddService creates every label set that service's metrics can have — each
+// outcome (status and code), each breaker transition, the section latency
+// histogram — at zero, so that increase() and rate() see the first event
+// (a series that appears with its first increment is invisible to them). It
+// is idempotent; the app calls it for every service it builds.
+func (m *Metrics) AddService(service string) {
+	m.SectionDuration.WithLabelValues(service)
+	m.SectionOutcomes.WithLabelValues(service, "ok", "none")
+	for c := bff.CodeTimeout; c <= bff.CodeCanceled; c++ {
+		m.SectionOutcomes.WithLabelValues(service, "error", c.String())
+		if hideable(c) {
+			m.SectionOutcomes.WithLabelValues(service, "stale", c.String())
+		}
+	}
+	for _, from := range breakerStates {
+		for _, to := range breakerStates {
+			if from != to {
+				m.Transitions.WithLabelValues(service, from, to)
+			}
+		}
+	}
+}
+
+// hideable reports whether a section failing with c may be served stale.
+func hideable(c bff.Code) bool {
+	return c != bff.CodeNotFound && c != bff.CodeCanceled
+}
+
+// Version is pagebff's version, set at build time with
+// -ldflags "-X github.com/pagebff/pagebff/internal/observability.Version=v1.2.3";
+// when empty, the module version from the build info is used.
+var Version string
+
+// buildInfo is bff_build_info: always 1, with the version, the VCS revision
+// and the Go version as labels, so a dashboard can tell which build runs.
+func buildInfo() prometheus.Collector {
+	version, revision, goVersion := Version, "unknown", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if version == "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	if version == "" {
+		version = "unknown"
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "bff_build_info", Help: "Always 1; the labels say which build of pagebff runs.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion},
+	})
+	g.Set(1)
+	return g
 }
 
 // ServiceSample is one service's state at scrape time.
