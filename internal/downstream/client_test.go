@@ -369,7 +369,9 @@ func TestBodyLongerThanInitialBuffer(t *testing.T) {
 // TestDeepJSONIsBadResponse: 10,000 levels used to pass and break common
 // clients parsing the page.
 func TestDeepJSONIsBadResponse(t *testing.T) {
-	nest := func(n int) string { return `{"id":"abc","x":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + `}` }
+	nest := func(n int) string {
+		return `{"id":"abc","x":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + `}`
+	}
 	for _, tt := range []struct {
 		levels int
 		ok     bool
