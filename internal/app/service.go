@@ -69,7 +69,7 @@ func (a *App) newService(sc config.Service, old *service) (*service, error) {
 		s.hedger.SetGate(func() bool { return br.State() == resilience.StateClosed })
 	}
 	f = resilience.Timeout(sc.Name, sc.Downstream.Timeout, s.breaker)
-	s.coalescer = resilience.NewCoalescer(sc.Name, f, s.count)
+	s.coalescer = resilience.NewCoalescer(sc.Name, f, s.count, a.tracer)
 	f = s.coalescer
 	if sc.Cache.Enabled {
 		if old != nil && old.store != nil {

@@ -144,6 +144,10 @@ func CodeOf(err error) Code {
 	return CodeUnavailable
 }
 
+// ErrHedgeLost is the cancellation cause of an attempt cancelled because
+// another attempt of the same call answered first: nobody failed.
+var ErrHedgeLost = errors.New("another attempt answered first")
+
 // ErrPageDeadline is the cancellation cause of a page context whose overall
 // deadline (page.timeout) passed.
 var ErrPageDeadline = errors.New("page deadline exceeded")
@@ -156,6 +160,8 @@ func ContextError(ctx context.Context, service string, detail error) *Error {
 	switch {
 	case errors.Is(cause, ErrPageDeadline):
 		return Errorf(service, CodeTimeout, detail, "page deadline reached before the service answered")
+	case errors.Is(cause, ErrHedgeLost):
+		return Errorf(service, CodeCanceled, detail, "another attempt answered first")
 	case errors.Is(cause, context.Canceled):
 		return Errorf(service, CodeCanceled, detail, "request canceled by the client")
 	}

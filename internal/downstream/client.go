@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,6 +52,7 @@ type Client struct {
 	userScoped bool            // the path template holds {user_id}
 	tr         *http.Transport // nil when Config.Transport was given
 	hc         *http.Client
+	spanAttrs  []attribute.KeyValue // the same on every attempt's span
 }
 
 var _ bff.Fetcher = (*Client)(nil)
@@ -79,6 +81,13 @@ func New(cfg Config, tracer trace.Tracer) *Client {
 	}
 	if u, err := url.Parse(c.base); err == nil {
 		c.baseURL = u
+	}
+	c.spanAttrs = []attribute.KeyValue{attribute.String("bff.service", c.name), attribute.String("http.request.method", http.MethodGet)}
+	if c.baseURL != nil {
+		c.spanAttrs = append(c.spanAttrs, attribute.String("server.address", c.baseURL.Hostname()))
+		if port, err := strconv.Atoi(c.baseURL.Port()); err == nil {
+			c.spanAttrs = append(c.spanAttrs, attribute.Int("server.port", port))
+		}
 	}
 	if cfg.FollowRedirects {
 		c.hc.CheckRedirect = c.sameHostRedirects
@@ -142,10 +151,11 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 	ctx, span := c.tracer.Start(ctx, c.spanName, trace.WithSpanKind(trace.SpanKindClient))
 	// Attributes cost allocations; an unsampled span would drop them.
 	if span.IsRecording() {
-		span.SetAttributes(attribute.String("bff.service", c.name), attribute.Bool("bff.hedge", bff.IsHedge(ctx)),
+		span.SetAttributes(c.spanAttrs...)
+		span.SetAttributes(attribute.Bool("bff.hedge", bff.IsHedge(ctx)),
 			attribute.String("url.path", call.Path), attribute.String("bff.request_id", call.RequestID))
 	}
-	defer func() { endSpan(span, err) }()
+	defer func() { endSpan(ctx, span, err) }()
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+call.Path, nil)
 	if err != nil {
@@ -179,11 +189,18 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 	return c.answer(ctx, hr, call)
 }
 
-// endSpan records a failed attempt's code on its span and ends it.
-func endSpan(span trace.Span, err error) {
+// endSpan records a failed attempt's code on its span and ends it. An
+// attempt cancelled because another answered first (a hedge's loser) is no
+// error: it ends with status unset and bff.hedge.outcome=lost, so span
+// error rates do not count every hedge.
+func endSpan(ctx context.Context, span trace.Span, err error) {
 	if err != nil && span.IsRecording() {
-		span.SetAttributes(attribute.String("bff.code", bff.CodeOf(err).String()))
-		span.SetStatus(codes.Error, err.Error())
+		if errors.Is(context.Cause(ctx), bff.ErrHedgeLost) {
+			span.SetAttributes(attribute.String("bff.hedge.outcome", "lost"))
+		} else {
+			span.SetAttributes(attribute.String("bff.code", bff.CodeOf(err).String()))
+			span.SetStatus(codes.Error, err.Error())
+		}
 	}
 	span.End()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -66,7 +67,11 @@ func (s *Server) handlePage() echo.HandlerFunc {
 		ctx, span := s.deps.Tracer.Start(ctx, "GET /v1/pages/home", trace.WithSpanKind(trace.SpanKindServer))
 		p := s.deps.Pages.Render(ctx, userID, id)
 		if span.IsRecording() {
-			span.SetAttributes(attribute.String("bff.request_id", id), attribute.String("bff.user_id", userID),
+			// OpenTelemetry HTTP semantic conventions, then our own.
+			span.SetAttributes(attribute.String("http.request.method", req.Method), attribute.String("http.route", c.Path()),
+				attribute.Int("http.response.status_code", http.StatusOK), attribute.String("server.address", hostOnly(req.Host)),
+				attribute.String("url.path", req.URL.Path),
+				attribute.String("bff.request_id", id), attribute.String("bff.user_id", userID),
 				attribute.Bool("bff.degraded", p.Degraded))
 		}
 		span.End()
@@ -87,6 +92,14 @@ func (s *Server) handlePage() echo.HandlerFunc {
 		s.logPage(req.Context(), id, span.SpanContext().TraceID(), userID, p, d)
 		return err
 	}
+}
+
+// hostOnly returns the host of a Host header, without its port.
+func hostOnly(hostport string) string {
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		return host
+	}
+	return hostport
 }
 
 // record adds a page to the metrics.

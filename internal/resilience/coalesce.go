@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pagebff/pagebff/internal/bff"
 )
 
@@ -22,9 +25,11 @@ import (
 // golang.org/x/sync/singleflight shares calls the same way but cannot cancel
 // one when all its callers leave, hence this small equivalent.
 type Coalescer struct {
-	service string
-	next    bff.Fetcher
-	count   *bff.Counters
+	service  string
+	spanName string
+	next     bff.Fetcher
+	count    *bff.Counters
+	tracer   trace.Tracer // nil: no spans
 
 	mu      sync.Mutex
 	flights map[string]*flight // guarded by mu
@@ -37,17 +42,22 @@ type flight struct {
 	err     error
 	waiters int // guarded by Coalescer.mu
 	cancel  context.CancelFunc
+	leader  trace.SpanContext // the span of the call that started it
 }
 
 var _ bff.Fetcher = (*Coalescer)(nil)
 
 // NewCoalescer returns a Coalescer in front of next, counting joined calls
-// in count (nil means private counters).
-func NewCoalescer(service string, next bff.Fetcher, count *bff.Counters) *Coalescer {
+// in count (nil means private counters). A call that joins another gets a
+// span from tracer (nil means none) marked bff.coalesced=true and linked to
+// the span that started the shared call (its page's), so the joining page's
+// trace shows where the section came from.
+func NewCoalescer(service string, next bff.Fetcher, count *bff.Counters, tracer trace.Tracer) *Coalescer {
 	if count == nil {
 		count = new(bff.Counters)
 	}
-	return &Coalescer{service: service, next: next, count: count, flights: make(map[string]*flight)}
+	return &Coalescer{service: service, spanName: "GET " + service + " (coalesced)", next: next, count: count,
+		tracer: tracer, flights: make(map[string]*flight)}
 }
 
 // Fetch joins an identical call in flight, or starts one.
@@ -59,9 +69,15 @@ func (c *Coalescer) Fetch(ctx context.Context, call bff.Call) (bff.Response, err
 		f.waiters++
 		c.mu.Unlock()
 		c.count.Coalesced.Add(1)
+		if c.tracer != nil {
+			var span trace.Span
+			ctx, span = c.tracer.Start(ctx, c.spanName, trace.WithLinks(trace.Link{SpanContext: f.leader}),
+				trace.WithAttributes(attribute.Bool("bff.coalesced", true)))
+			defer span.End()
+		}
 	} else {
 		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &flight{done: make(chan struct{}), waiters: 1, cancel: cancel}
+		f = &flight{done: make(chan struct{}), waiters: 1, cancel: cancel, leader: trace.SpanContextFromContext(ctx)}
 		c.flights[key] = f
 		c.mu.Unlock()
 		go c.run(sctx, key, f, call)

@@ -103,8 +103,9 @@ type attempt struct {
 // bff.ContextError for ctx (timeout or canceled).
 func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
 	h.budget.Request()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // releases the losing attempt, if any
+	ctx, cancel := context.WithCancelCause(ctx)
+	// Releases the losing attempt, if any, saying why: its span is no error.
+	defer cancel(bff.ErrHedgeLost)
 
 	start := time.Now()
 	results := make(chan attempt, 2) // buffered: a loser never blocks
