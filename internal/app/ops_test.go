@@ -385,3 +385,30 @@ func TestAdminTokenSchemeCaseInsensitive(t *testing.T) {
 		t.Fatalf("prefix of the token: %d, want 401", r.resp.StatusCode)
 	}
 }
+
+// Profiles are served behind the admin token, and refused without one
+// configured, even on a loopback admin.addr.
+func TestPprofBehindToken(t *testing.T) {
+	f := newFixture(t, handlers{}, func(c *config.Config) { c.Server.AdminToken = "s3cret" })
+	tests := []struct {
+		path, auth string
+		status     int
+		contains   string
+	}{
+		{path: "/admin/debug/pprof/", auth: "Bearer s3cret", status: 200, contains: "goroutine"},
+		{path: "/admin/debug/pprof/goroutine?debug=1", auth: "Bearer s3cret", status: 200, contains: "goroutine profile"},
+		{path: "/admin/debug/pprof/cmdline", auth: "Bearer s3cret", status: 200},
+		{path: "/admin/debug/pprof/profile?seconds=1", auth: "Bearer s3cret", status: 200},
+		{path: "/admin/debug/pprof/heap", status: 401},
+	}
+	for _, tt := range tests {
+		r := f.get(t, tt.path, "Authorization", tt.auth)
+		if r.resp.StatusCode != tt.status || !strings.Contains(string(r.body), tt.contains) {
+			t.Errorf("%s: %d %.80q, want %d containing %q", tt.path, r.resp.StatusCode, r.body, tt.status, tt.contains)
+		}
+	}
+	open := newFixture(t, handlers{}, func(c *config.Config) { c.Server.AdminAddr = "127.0.0.1:9090" })
+	if r := open.adminDo(t, http.MethodGet, "/admin/debug/pprof/heap"); r.resp.StatusCode != 403 {
+		t.Errorf("pprof without a configured token = %d, want 403", r.resp.StatusCode)
+	}
+}

@@ -33,5 +33,6 @@ func (s *Server) routes() {
 		admin := ops.Group("/admin", s.requireToken)
 		admin.GET("/breakers", s.handleBreakers)
 		admin.POST("/breakers/:service/:action", s.handleBreakerAction, s.requireConfiguredToken)
+		admin.GET("/debug/pprof/*", handlePprof, s.requireConfiguredToken)
 	}
 }
