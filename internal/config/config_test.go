@@ -576,15 +576,12 @@ cache:
 		"cache.backend",
 		"log.level",
 		// The default 300ms service timeout now exceeds page.timeout for
-		// every service, and the bad ratio applies to all three.
-		"services.user.breaker.failure_ratio",
-		"services.user.timeout",
+		// every service, and the bad ratio applies to all three: each is
+		// told once, under the key that holds the value.
+		"defaults.breaker.failure_ratio",
+		"defaults.timeout",
 		"services.user.url",
 		"services.catalog.path",
-		"services.catalog.breaker.failure_ratio",
-		"services.catalog.timeout",
-		"services.activity.breaker.failure_ratio",
-		"services.activity.timeout",
 	}
 	var gotKeys []string
 	for _, e := range bff.Flatten(err) {

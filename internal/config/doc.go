@@ -30,5 +30,15 @@
 // Load and Validate report every problem at once, joined with errors.Join;
 // each leaf is a *bff.FieldError carrying the full dotted key, the value as
 // given and what is allowed. Unknown keys in the file are errors, so a typo
-// never passes silently.
+// never passes silently; EnvWarnings does the same for BFF_* variables that
+// nothing reads. A problem with a per-service value that came from
+// "defaults." (or the built-in default) is keyed defaults.<key>, once. No
+// message shows a secret: a secret key's value (admin.token) reads
+// (redacted), and a URL's user:password@ is masked.
+//
+// # Reading the file
+//
+// The config path must be a regular file (a symlink to one is fine) of at
+// most 1 MiB; a FIFO, a device or a directory is refused at once, and a read
+// is abandoned after 5s, so that a reload can never hang.
 package config

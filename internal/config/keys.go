@@ -20,6 +20,9 @@ type setting[T any] struct {
 	// get returns the value stored in src, for comparing two configs (Diff);
 	// it is always a comparable scalar (string, number, bool or duration).
 	get func(src *T) any
+	// secret means the value is never shown: an error about it says
+	// (redacted) where the value would be (see redactErrors).
+	secret bool
 }
 
 // kind is a type of value as it may appear in the file or the environment.
@@ -56,6 +59,14 @@ func key[T any, V comparable](name string, k kind[V], field func(*T) *V) setting
 	}
 }
 
+// secretKey is key for a setting whose value must never appear in a
+// message, such as admin.token.
+func secretKey[T any, V comparable](name string, k kind[V], field func(*T) *V) setting[T] {
+	s := key(name, k, field)
+	s.secret = true
+	return s
+}
+
 // globalSettings are the keys that appear once, at the top of the file.
 var globalSettings = []setting[Config]{
 	key("server.addr", stringKind, func(c *Config) *string { return &c.Server.Addr }),
@@ -68,7 +79,7 @@ var globalSettings = []setting[Config]{
 	key("server.idle_timeout", durationKind, func(c *Config) *time.Duration { return &c.Server.IdleTimeout }),
 	key("server.max_header_bytes", intKind, func(c *Config) *int { return &c.Server.MaxHeaderBytes }),
 	key("server.max_conns", intKind, func(c *Config) *int { return &c.Server.MaxConns }),
-	key("admin.token", stringKind, func(c *Config) *string { return &c.Server.AdminToken }),
+	secretKey("admin.token", stringKind, func(c *Config) *string { return &c.Server.AdminToken }),
 	key("admin.addr", stringKind, func(c *Config) *string { return &c.Server.AdminAddr }),
 	key("tracing.trust_incoming", boolKind, func(c *Config) *bool { return &c.Server.TrustIncomingTrace }),
 	key("page.timeout", durationKind, func(c *Config) *time.Duration { return &c.Page.Timeout }),

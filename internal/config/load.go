@@ -1,13 +1,16 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/viper"
 
@@ -40,12 +43,19 @@ func FilePath(flagValue string, getenv func(string) string) (path string, explic
 // if path is ""), then the environment, read only through getenv. It then
 // validates the result with Validate(demo).
 //
-// A file that cannot be read or parsed is an error naming the file. Otherwise
-// every problem comes back at once, joined with errors.Join, each a
-// *bff.FieldError keyed with the full dotted key. On error the Config is the
+// A file that cannot be read or parsed is an error naming the file; so is a
+// path that is not a regular file (a FIFO, a device, a directory; a symlink
+// to a regular file is fine) or a file larger than maxFileSize, and a read
+// that takes longer than readTimeout. Otherwise every problem comes back at
+// once, joined with errors.Join, each a *bff.FieldError keyed with the full
+// dotted key. A problem with a per-service value that the service did not set
+// itself (it came from defaults.* or the built-in default) is keyed
+// defaults.<key> and reported once, not once per service. No message shows a
+// secret: the value of a secret key such as admin.token is (redacted), and
+// so is the userinfo (user:password@) of any URL. On error the Config is the
 // zero value. Load keeps no state and is safe for concurrent use.
 func Load(path string, getenv func(string) string, demo bool) (Config, error) {
-	l := &loader{getenv: getenv}
+	l := &loader{getenv: getenv, set: make(map[string]bool)}
 	if path != "" {
 		f, err := readFile(path)
 		if err != nil {
@@ -54,9 +64,9 @@ func Load(path string, getenv func(string) string, demo bool) (Config, error) {
 		l.file = f
 	}
 	c := l.build()
-	errs := append(l.errs, bff.Flatten(c.Validate(demo))...)
+	errs := append(l.errs, l.attribute(bff.Flatten(c.Validate(demo)))...)
 	if len(errs) > 0 {
-		return Config{}, errors.Join(errs...)
+		return Config{}, errors.Join(redactErrors(errs)...)
 	}
 	return c, nil
 }
@@ -70,22 +80,38 @@ type fileValues struct {
 	services []string
 }
 
-// readFile reads the YAML file at path with viper.
+const (
+	// maxFileSize is the largest config file read; a config file is a few
+	// kilobytes, and anything much larger is a mistake (a log, a dump).
+	maxFileSize = 1 << 20
+	// readTimeout bounds reading the file, so that a reload can never hang
+	// on it (and later hold up SIGTERM behind the reload lock).
+	readTimeout = 5 * time.Second
+)
+
+// readFile reads the YAML file at path and parses it with viper.
+//
+// It never blocks for long: the file is opened with O_NONBLOCK, so that
+// opening a FIFO with no writer returns at once, and must then be a regular
+// file (checked on the opened file, so a symlink to one, as in a Kubernetes
+// ConfigMap, is fine), at most maxFileSize bytes, read within readTimeout.
+// A FIFO or a symlink to /dev/zero used to hang viper's ReadInConfig
+// forever, freezing reloads and then SIGTERM.
 func readFile(path string) (fileValues, error) {
+	b, err := readBounded(path)
+	if err != nil {
+		return fileValues{}, fmt.Errorf("read config file %s: %w", path, err)
+	}
 	v := viper.New()
-	v.SetConfigFile(path)
 	// The file is YAML whatever its name, so that viper never guesses TOML
 	// or properties from an unusual extension.
 	v.SetConfigType("yaml")
-	if err := v.ReadInConfig(); err != nil {
-		// Drop the wrappers that would repeat the path or say "While
-		// parsing config"; the causes stay reachable (fs.ErrNotExist, ...).
+	if err := v.ReadConfig(bytes.NewReader(b)); err != nil {
+		// Drop the wrapper that would say "While parsing config"; the
+		// cause stays reachable.
 		var parseErr viper.ConfigParseError
-		var pathErr *fs.PathError
 		if errors.As(err, &parseErr) {
 			err = parseErr.Unwrap()
-		} else if errors.As(err, &pathErr) {
-			err = pathErr.Err
 		}
 		return fileValues{}, fmt.Errorf("read config file %s: %w", path, err)
 	}
@@ -104,12 +130,88 @@ func readFile(path string) (fileValues, error) {
 	return f, nil
 }
 
+// readBounded returns the contents of the regular file at path, within
+// maxFileSize and readTimeout. Errors do not repeat the path; a missing file
+// is fs.ErrNotExist.
+func readBounded(path string) ([]byte, error) {
+	f, err := openNonBlocking(path)
+	if err != nil {
+		// The caller names the file; keep the cause (fs.ErrNotExist, ...).
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("not a regular file (%s)", describeMode(fi.Mode()))
+	}
+	if fi.Size() > maxFileSize {
+		f.Close()
+		return nil, errTooLarge
+	}
+	type result struct {
+		b   []byte
+		err error
+	}
+	// Buffered, so that a read that outlives the timeout can still finish
+	// and close the file; its goroutine then exits.
+	done := make(chan result, 1)
+	go func() {
+		defer f.Close()
+		// One byte more than allowed tells a file that grew past the limit.
+		b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+		done <- result{b, err}
+	}()
+	timer := time.NewTimer(readTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, r.err
+		}
+		if len(r.b) > maxFileSize {
+			return nil, errTooLarge
+		}
+		return r.b, nil
+	case <-timer.C:
+		return nil, fmt.Errorf("not read within %s", readTimeout)
+	}
+}
+
+// errTooLarge is a config file above maxFileSize.
+var errTooLarge = errors.New("larger than the 1 MiB limit for a config file")
+
+// describeMode names a file type that is not a regular file.
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.Type().String()
+}
+
 // loader layers the file and the environment over the defaults, collecting
 // every problem in errs.
 type loader struct {
 	file   fileValues
 	getenv func(string) string
 	errs   []error
+	// set holds every full dotted key that got a value from the file or the
+	// environment (one that parsed), for attribute.
+	set map[string]bool
 }
 
 // build returns the layered configuration, not yet validated.
@@ -168,9 +270,17 @@ func apply[T any](l *loader, prefix string, table []setting[T], dst *T) {
 	for _, s := range table {
 		k := prefix + s.key
 		for _, g := range l.values(k) {
-			if !s.set(dst, g.raw) {
-				l.errs = append(l.errs, bff.Invalid(k, g.raw, g.want(s.want)))
+			if s.set(dst, g.raw) {
+				l.set[k] = true
+				continue
 			}
+			want := g.want(s.want)
+			if _, isString := g.raw.(string); s.secret && !isString && s.want == stringKind.want {
+				// The value is not shown, so say what to do about it:
+				// YAML reads an unquoted 123456789 as a number.
+				want += " (quote it in YAML)"
+			}
+			l.errs = append(l.errs, bff.Invalid(k, g.raw, want))
 		}
 	}
 }
