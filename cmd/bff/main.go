@@ -28,7 +28,7 @@ func main() {
 	// After the first signal, restore the default handling: a second
 	// Ctrl-C or SIGTERM during the drain ends the process at once.
 	context.AfterFunc(ctx, stop)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bff:", err)
@@ -40,9 +40,12 @@ func main() {
 // reload.
 const reloadDebounce = 250 * time.Millisecond
 
-// run starts pagebff and serves until ctx ends. Start-up problems are
-// returned (main prints them to stderr and exits 1); logs go to stdout.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run starts pagebff and serves until ctx ends, reading the environment
+// only from environ ("KEY=value" entries, as from os.Environ). Start-up
+// problems are returned (main prints them to stderr and exits 1); logs go
+// to stdout.
+func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) error {
+	getenv := lookupIn(environ)
 	fs := flag.NewFlagSet("bff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (default $BFF_CONFIG, else config/bff.yaml if present)")
@@ -70,6 +73,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	level := new(slog.LevelVar)
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
 	defer observability.RedirectStdLog(log)()
+	for _, w := range config.EnvWarnings(environ, cfg) {
+		log.Warn(w)
+	}
 
 	var demoURLs map[string]string
 	if *demo {
@@ -158,6 +164,20 @@ func loopbackIfUnspecified(addr string) string {
 		return addr
 	}
 	return net.JoinHostPort("127.0.0.1", port)
+}
+
+// lookupIn returns a getenv over environ; the first entry for a name wins,
+// as with os.Getenv.
+func lookupIn(environ []string) func(string) string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			if _, seen := m[k]; !seen {
+				m[k] = v
+			}
+		}
+	}
+	return func(k string) string { return m[k] }
 }
 
 // onSignal calls f on its own goroutine for every signal on ch until ctx

@@ -87,8 +87,13 @@ func (w *logWatcher) all() []string {
 	return append([]string(nil), w.lines...)
 }
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+// env returns m as an environment, "KEY=value" entries.
+func env(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 func getPage(t *testing.T, base string) (int, map[string]json.RawMessage) {
@@ -147,6 +152,51 @@ func TestRunDemo(t *testing.T) {
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatalf("run returned %v after shutdown, want nil", err)
+	}
+}
+
+// TestMistypedEnvWarned: a mistyped BFF_* variable used to be ignored in
+// silence; it is warned about, naming the nearest setting, never its value.
+func TestMistypedEnvWarned(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	logs := watchLogs(t, pr)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"--demo"}, env(map[string]string{
+			"BFF_ADDR": "127.0.0.1:0", "BFF_SERVICES_USER_TIMOUT": "250ms-secret-value",
+		}), pw, io.Discard)
+		pw.Close()
+	}()
+	logs.listening(t)
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(logs.all(), "\n")
+	if !strings.Contains(all, "BFF_SERVICES_USER_TIMOUT is not a pagebff setting and is ignored; did you mean BFF_SERVICES_USER_TIMEOUT?") ||
+		strings.Contains(all, "secret-value") {
+		t.Fatalf("logs:\n%s\nwant a warning naming BFF_SERVICES_USER_TIMEOUT and not the value", all)
+	}
+}
+
+// TestHelpExitsZero: --help printed the usage and exited 1.
+func TestHelpExitsZero(t *testing.T) {
+	var stderr strings.Builder
+	if err := run(context.Background(), []string{"--help"}, nil, io.Discard, &stderr); err != nil {
+		t.Fatalf("run --help = %v, want nil (exit 0)", err)
+	}
+	if !strings.Contains(stderr.String(), "-config") {
+		t.Fatalf("usage = %q", stderr.String())
+	}
+}
+
+// TestDemoBindsLoopback: --demo listened on every interface by default.
+func TestDemoBindsLoopback(t *testing.T) {
+	for in, want := range map[string]string{":8080": "127.0.0.1:8080", "0.0.0.0:8080": "0.0.0.0:8080", "127.0.0.1:0": "127.0.0.1:0"} {
+		if got := loopbackIfUnspecified(in); got != want {
+			t.Errorf("loopbackIfUnspecified(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -260,13 +310,16 @@ func startBinary(t *testing.T, bin string, env []string, args ...string) (*exec.
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	logs := watchLogs(t, stdout)
+	// Registered after watchLogs's, so it runs first: the log reader's
+	// cleanup waits for the output to end, which a live process never does
+	// (a failing test used to hang here instead of failing).
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		}
 	})
-	logs := watchLogs(t, stdout)
 	return cmd, logs, logs.listening(t)
 }
 
