@@ -5,6 +5,7 @@ TOXIPROXY_VERSION := v2.12.0
 TOXIPROXY         := $(BIN)/toxiproxy-server-$(TOXIPROXY_VERSION)
 FAKESVC           := $(BIN)/fakesvc
 NAIVE             := $(BIN)/naive-bff
+PLAIN             := $(BIN)/plain-bff
 LOADBENCH         := $(BIN)/loadbench
 CHAOS_TIMEOUT     ?= 6m
 CHAOS_FLAGS       ?=
@@ -27,10 +28,11 @@ chaos: chaos-bins $(TOXIPROXY)
 	$(GO) test -tags chaos -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '^TestChaos$$' ./chaos \
 		-args -bff $(BIN)/bff -fakesvc $(FAKESVC) -toxiproxy $(TOXIPROXY) $(CHAOS_FLAGS)
 
-## loadbench: load benchmarks (about 3 minutes): pagebff and the naive BFF
-## (bench/naive) side by side at fixed rates; prints a table, writes
+## loadbench: load benchmarks (about 4 minutes): pagebff, the plain concurrent
+## BFF (bench/plain) and the naive one (bench/naive) side by side at fixed rates; prints a table, writes
 ## docs/bench.png and the results section of docs/bench.md
 loadbench: chaos-bins
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(NAIVE) ./bench/naive
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(PLAIN) ./bench/plain
 	$(GO) build -o $(LOADBENCH) ./bench
-	$(LOADBENCH) -bff $(BIN)/bff -naive $(NAIVE) -fakesvc $(FAKESVC) -png docs/bench.png -doc docs/bench.md $(LOADBENCH_FLAGS)
+	$(LOADBENCH) -bff $(BIN)/bff -plain $(PLAIN) -naive $(NAIVE) -fakesvc $(FAKESVC) -png docs/bench.png -doc docs/bench.md $(LOADBENCH_FLAGS)

@@ -1,6 +1,7 @@
 // Command loadbench is a reproducible load test of the real pagebff binary
-// against fakesvc processes, side by side with a deliberately naive BFF
-// (bench/naive). `make loadbench` builds everything and runs it; see
+// against fakesvc processes, side by side with two baselines: a plain
+// concurrent BFF with a tuned pool (bench/plain), the one to beat, and a
+// deliberately naive sequential one (bench/naive). `make loadbench` builds everything and runs it; see
 // docs/bench.md.
 //
 // Each scenario starts a fresh BFF process, warms it up, then sends pages at
@@ -36,15 +37,15 @@ func main() {
 
 // options are the command's flags.
 type options struct {
-	bff, naive, fakesvc string
-	rate                float64
-	duration, warmup    time.Duration
-	saturate            time.Duration
-	workers             int
-	png, doc            string
-	only                string
-	compare             bool
-	bffEnv              []string
+	bff, plain, naive, fakesvc string
+	rate                       float64
+	duration, warmup           time.Duration
+	saturate                   time.Duration
+	workers                    int
+	png, doc                   string
+	only                       string
+	compare                    bool
+	bffEnv                     []string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -52,9 +53,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.bff, "bff", "bin/bff", "pagebff binary")
-	fs.StringVar(&o.naive, "naive", "bin/naive-bff", "naive BFF binary (bench/naive)")
+	fs.StringVar(&o.plain, "plain", "bin/plain-bff", "plain concurrent BFF binary with a tuned pool (bench/plain), the baseline to beat")
+	fs.StringVar(&o.naive, "naive", "bin/naive-bff", "naive sequential BFF binary (bench/naive)")
 	fs.StringVar(&o.fakesvc, "fakesvc", "bin/fakesvc", "fakesvc binary")
-	fs.BoolVar(&o.compare, "compare", true, "also run every scenario against the naive BFF")
+	fs.BoolVar(&o.compare, "compare", true, "also run every scenario against the plain and the naive BFF")
 	fs.Float64Var(&o.rate, "rate", 200, "pages per second, open loop")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each scenario")
@@ -62,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.workers, "workers", 64, "concurrent clients of the saturation run")
 	fs.StringVar(&o.png, "png", "", "write the latency plot here (e.g. docs/bench.png)")
 	fs.StringVar(&o.doc, "doc", "", "rewrite the results between the loadbench markers of this Markdown file (e.g. docs/bench.md)")
-	fs.StringVar(&o.only, "only", "", "run only the scenarios whose names contain this")
+	fs.StringVar(&o.only, "only", "", `run only the scenarios whose names contain this ("saturation": only the saturation runs)`)
 	fs.Func("bff-env", "extra environment for pagebff in every scenario, KEY=value (repeatable)", func(kv string) error {
 		if !strings.Contains(kv, "=") {
 			return fmt.Errorf("want KEY=value, got %q", kv)
@@ -89,14 +91,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	bffs := []bffUnderTest{{name: "pagebff", bin: o.bff, pagebff: true}}
 	if o.compare {
-		bffs = append(bffs, bffUnderTest{name: "naive", bin: o.naive})
+		bffs = append(bffs, bffUnderTest{name: "plain", bin: o.plain}, bffUnderTest{name: "naive", bin: o.naive})
 	}
 	fmt.Fprintf(stdout, "loadbench: %s; %.0f pages/s for %v per scenario, after %v of warm-up; services answer in %v–%v\n",
 		machine(), o.rate, o.duration, o.warmup, fakeMin, fakeMax)
 
 	var rows []row
 	for _, sc := range scenarios {
-		if o.only != "" && !strings.Contains(sc.name, o.only) {
+		if o.only != "" && (o.only == "saturation" || !strings.Contains(sc.name, o.only)) {
 			continue
 		}
 		for _, b := range bffs {
@@ -112,7 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	var sat []saturation
-	if o.saturate > 0 && o.only == "" {
+	if o.saturate > 0 && (o.only == "" || o.only == "saturation") {
 		for _, b := range bffs {
 			s, err := saturate(ctx, c, o, b)
 			if err != nil {

@@ -26,6 +26,7 @@ var styles = map[string]struct {
 	shape  draw.GlyphDrawer
 }{
 	"pagebff": {color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, nil, draw.CircleGlyph{}},
+	"plain":   {color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, []vg.Length{vg.Points(2), vg.Points(2)}, draw.TriangleGlyph{}},
 	"naive":   {color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}, draw.SquareGlyph{}},
 }
 

@@ -34,10 +34,27 @@ func (r row) cells() []string {
 		fmt.Sprint(r.failed), ok, us(r.cpuPerPage), mib(r.peakRSS), calls, r.hedgeCell()}
 }
 
-var satHeader = []string{"BFF", "clients", "pages/s at saturation", "failed", "CPU/page", "BFF cores used"}
+var satHeader = []string{"BFF", "clients", "pages/s at saturation", "failed", "CPU/page", "BFF cores used", "vs plain: CPU/page, pages/s"}
 
-func (s saturation) cells() []string {
-	return []string{s.bff, fmt.Sprint(s.workers), fmt.Sprintf("%.0f", s.pagesPerS), fmt.Sprint(s.failed), us(s.cpuPerPage), fmt.Sprintf("%.2f", s.cpuUse)}
+// cells renders s; ref is the plain BFF's run, if there was one, for the
+// ratios.
+func (s saturation) cells(ref *saturation) []string {
+	ratio := "—"
+	if ref != nil && ref.cpuPerPage > 0 && ref.pagesPerS > 0 {
+		ratio = fmt.Sprintf("%.2fx, %.2fx", float64(s.cpuPerPage)/float64(ref.cpuPerPage), s.pagesPerS/ref.pagesPerS)
+	}
+	return []string{s.bff, fmt.Sprint(s.workers), fmt.Sprintf("%.0f", s.pagesPerS), fmt.Sprint(s.failed), us(s.cpuPerPage),
+		fmt.Sprintf("%.2f", s.cpuUse), ratio}
+}
+
+// plainSat returns the plain BFF's saturation run, or nil.
+func (rep report) plainSat() *saturation {
+	for i := range rep.sat {
+		if rep.sat[i].bff == "plain" {
+			return &rep.sat[i]
+		}
+	}
+	return nil
 }
 
 // terminal renders the tables aligned for a terminal.
@@ -54,7 +71,7 @@ func (rep report) terminal() string {
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, strings.Join(satHeader, "\t"))
 		for _, s := range rep.sat {
-			fmt.Fprintln(tw, strings.Join(s.cells(), "\t"))
+			fmt.Fprintln(tw, strings.Join(s.cells(rep.plainSat()), "\t"))
 		}
 		tw.Flush()
 	}
@@ -75,7 +92,7 @@ func (rep report) markdown() string {
 		fmt.Fprintf(&b, "\nThroughput at saturation (healthy services, %v closed loop; the load generator, the three services and the BFF share the machine's cores):\n\n", rep.o.saturate)
 		mdTable(&b, satHeader, func(add func([]string)) {
 			for _, s := range rep.sat {
-				add(s.cells())
+				add(s.cells(rep.plainSat()))
 			}
 		})
 	}
