@@ -3,7 +3,6 @@ package app
 import (
 	"time"
 
-	"github.com/pagebff/pagebff/internal/bff"
 	"github.com/pagebff/pagebff/internal/httpapi"
 	"github.com/pagebff/pagebff/internal/resilience"
 )
@@ -21,7 +20,7 @@ type breakerView struct {
 	Settings breakerSettings   `json:"settings"`
 	Hedge    hedgeView         `json:"hedge"`
 	Cache    cacheView         `json:"cache"`
-	Totals   bff.CounterValues `json:"totals"`
+	Totals   CounterValues     `json:"totals"`
 }
 
 type breakerSettings struct {
@@ -63,7 +62,7 @@ func (ad admin) Breakers() any {
 			},
 			Hedge:  hedgeView{Enabled: s.cfg.Hedge.Enabled, Delay: "auto", BudgetPercent: s.cfg.Hedge.BudgetPercent},
 			Cache:  cacheView{Enabled: s.cfg.Cache.Enabled, StaleTTL: s.cfg.Cache.StaleTTL.String(), MaxEntries: s.cfg.Cache.MaxEntries},
-			Totals: s.count.Load(),
+			Totals: s.count.load(),
 		}
 		if d := s.cfg.Hedge.Delay; d > 0 {
 			v.Hedge.Delay = d.String()

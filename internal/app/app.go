@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/pagebff/pagebff/internal/bff"
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/httpapi"
 	"github.com/pagebff/pagebff/internal/observability"
@@ -29,8 +28,8 @@ type App struct {
 	server  *httpapi.Server
 	state   atomic.Pointer[state]
 
-	mu       sync.Mutex               // serializes Reload and Close
-	counters map[string]*bff.Counters // by service name, for the app's life; guarded by mu
+	mu       sync.Mutex // serializes Reload and Close
+	registry *registry  // guarded by mu
 }
 
 // state is one configuration's running parts, swapped whole by Reload.
@@ -66,13 +65,13 @@ func WithTracer(tp trace.TracerProvider) Option {
 
 // New builds an App from a validated cfg, logging to log. It starts nothing.
 func New(cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
-	a := &App{log: log, tracer: noop.NewTracerProvider().Tracer(""), counters: map[string]*bff.Counters{}}
+	a := &App{log: log, tracer: noop.NewTracerProvider().Tracer(""), registry: newRegistry()}
 	for _, o := range opts {
 		o(a)
 	}
 	a.metrics = observability.NewMetrics(func() float64 { return float64(a.server.Inflight()) })
 	a.metrics.RegisterServices(a.samples)
-	st, err := a.build(cfg, nil)
+	st, err := a.build(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -84,40 +83,23 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 	return a, nil
 }
 
-// build makes the running parts for cfg, reusing from old every service
-// whose settings did not change (its whole pipeline carries on) and the
-// unchanged parts of those that did (see newService).
-func (a *App) build(cfg config.Config, old *state) (*state, error) {
+// build makes the running parts for cfg: a new pipeline for every
+// service, from cfg's values and the registry's state. It changes nothing
+// that the running state uses; on error, the caller prunes what it made.
+// Caller holds a.mu (or is New).
+func (a *App) build(cfg config.Config) (*state, error) {
 	st := &state{cfg: cfg}
 	sections := make([]page.Section, 0, len(cfg.Services))
 	for _, sc := range cfg.Services {
-		prev := old.service(sc.Name)
-		svc := prev
-		if prev == nil || !prev.cfg.Equal(sc) {
-			var err error
-			if svc, err = a.newService(sc, prev); err != nil {
-				for _, built := range st.services {
-					if p := old.service(built.cfg.Name); p != built {
-						retire(built, p)
-					}
-				}
-				return nil, err
-			}
+		svc, err := a.newService(sc)
+		if err != nil {
+			return nil, err
 		}
 		st.services = append(st.services, svc)
 		sections = append(sections, svc.section())
 	}
 	st.pages = page.New(cfg.Page, sections)
 	return st, nil
-}
-
-func (a *App) counter(name string) *bff.Counters {
-	c, ok := a.counters[name]
-	if !ok {
-		c = new(bff.Counters)
-		a.counters[name] = c
-	}
-	return c
 }
 
 func (a *App) setLevel(level string) {
@@ -156,14 +138,14 @@ func (a *App) Breaker(name string) *resilience.Breaker {
 
 // Stats returns the named service's resilience figures since the app
 // started; ok is false for a name never configured.
-func (a *App) Stats(name string) (bff.CounterValues, bool) {
+func (a *App) Stats(name string) (CounterValues, bool) {
 	a.mu.Lock()
-	c, ok := a.counters[name]
+	c, ok := a.registry.counters[name]
 	a.mu.Unlock()
 	if !ok {
-		return bff.CounterValues{}, false
+		return CounterValues{}, false
 	}
-	return c.Load(), true
+	return c.load(), true
 }
 
 // samples feeds the per-service metrics at scrape time.
@@ -171,10 +153,10 @@ func (a *App) samples() []observability.ServiceSample {
 	st := a.state.Load()
 	out := make([]observability.ServiceSample, 0, len(st.services))
 	for _, s := range st.services {
+		c := s.count.load()
 		out = append(out, observability.ServiceSample{
-			Service:       s.cfg.Name,
-			BreakerState:  float64(s.breaker.State()),
-			CounterValues: s.count.Load(),
+			Service: s.cfg.Name, BreakerState: float64(s.breaker.State()),
+			HedgesSent: c.HedgesSent, HedgesWon: c.HedgesWon, StaleServed: c.StaleServed, Coalesced: c.Coalesced,
 		})
 	}
 	return out
@@ -184,9 +166,5 @@ func (a *App) samples() []observability.ServiceSample {
 func (a *App) Close() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if st := a.state.Load(); st != nil {
-		for _, s := range st.services {
-			s.close()
-		}
-	}
+	a.registry.prune(nil)
 }

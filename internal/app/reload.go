@@ -15,10 +15,12 @@ import (
 var ErrUnchanged = errors.New("configuration unchanged")
 
 // Reload swaps in cfg, which the caller has loaded into a fresh struct and
-// validated. Services whose settings did not change keep their running
-// pipeline — breaker state, stale cache, connections; the others are
-// rebuilt. The swap is atomic: a page renders entirely with the old or the
-// new configuration. The listener settings (restartOnlyKeys) cannot change
+// validated. Every service's pipeline is built anew from cfg's values; the
+// long-lived state (breaker, latency history, budget, cached values,
+// connection pool, counters) is looked up in the registry by the settings
+// that define it, so what a change does not touch carries on. Nothing a
+// page in flight uses is changed: the swap is one pointer, and a page
+// renders entirely with the old or the new configuration. The listener settings (restartOnlyKeys) cannot change
 // without a restart and are kept, with a warning. It returns the changed keys.
 func (a *App) Reload(cfg config.Config) ([]string, error) {
 	a.mu.Lock()
@@ -33,21 +35,18 @@ func (a *App) Reload(cfg config.Config) ([]string, error) {
 		a.metrics.ConfigReloads.WithLabelValues("unchanged").Inc()
 		return nil, ErrUnchanged
 	}
-	st, err := a.build(cfg, old)
+	st, err := a.build(cfg)
 	if err != nil {
+		a.registry.prune(old) // drop what the failed build made; the running state is untouched
 		a.metrics.ConfigReloads.WithLabelValues("rejected").Inc()
 		return nil, fmt.Errorf("build services: %w", err)
 	}
 	a.server.Configure(cfg.Server)
 	a.setLevel(cfg.LogLevel)
 	a.state.Store(st)
-	// Retired connection pools: idle connections go now, calls in flight
-	// finish.
-	for _, s := range old.services {
-		if s2 := st.service(s.cfg.Name); s2 != s {
-			retire(s, s2)
-		}
-	}
+	// State the new pipelines do not use goes: retired connection pools
+	// close their idle connections, calls in flight finish.
+	a.registry.prune(st)
 	a.metrics.ConfigReloads.WithLabelValues("applied").Inc()
 	return changed, nil
 }

@@ -1,10 +1,14 @@
 package app_test
 
 import (
+	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -192,5 +196,79 @@ func TestReloadKeepsUntouchedParts(t *testing.T) {
 	}
 	if f.app.Breaker("user") == br {
 		t.Fatal("breaker kept although its thresholds changed")
+	}
+}
+
+// TestInFlightPageKeepsOldSettings: a page in flight during a reload renders
+// wholly with the settings it started with; the next page uses the new
+// ones. (A reload used to change parts of the live pipeline in place:
+// Breaker.SetNext, the cache's Resize.)
+func TestInFlightPageKeepsOldSettings(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	big := `{"id":"abc","bio":"` + strings.Repeat("x", 200) + `"}`
+	var calls atomic.Int64
+	f := newFixture(t, handlers{user: func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 { // hold the first page's call across the reload
+			testutil.Signal(arrived)
+			<-release
+		}
+		testutil.JSON(big)(w, r)
+	}}, func(c *config.Config) {
+		setService(c, "user", func(s *config.Service) { s.Hedge.Enabled = false })
+	})
+	inflight := make(chan reply, 1)
+	go func() {
+		r, _ := f.try(context.Background(), http.MethodGet, "/v1/pages/home?user_id=abc")
+		inflight <- r
+	}()
+	<-arrived
+	next := f.app.Config()
+	next.Services = slices.Clone(next.Services)
+	setService(&next, "user", func(s *config.Service) {
+		s.Downstream.MaxBody = 100 // the held answer would now be too large
+		s.Cache.MaxEntries = 5
+	})
+	if _, err := f.app.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	r := <-inflight
+	assertSection(t, r.page, "user", "ok", "")
+	// The next page uses the new max_body (its failure may be hidden by a
+	// stale value, but it is not ok).
+	if r2 := f.page(t); r2.page.Meta.Sections["user"].Status == "ok" {
+		t.Fatalf("page after the reload: user %+v, want max_body 100 to apply", r2.page.Meta.Sections["user"])
+	}
+}
+
+// TestFailedReloadChangesNothing: a reload whose build fails leaves the
+// running configuration, breaker state and cached values as they were.
+func TestFailedReloadChangesNothing(t *testing.T) {
+	f := newFixture(t, handlers{}, func(c *config.Config) {
+		setService(c, "activity", func(s *config.Service) { s.Breaker.ConsecutiveFailures = 1 })
+	})
+	f.page(t) // values cached
+	f.app.Breaker("user").SetForce(resilience.ForceOpen)
+	before, catalogBreaker := f.app.Config(), f.app.Breaker("catalog")
+	bad := f.app.Config()
+	bad.Services = slices.Clone(bad.Services)
+	setService(&bad, "catalog", func(s *config.Service) { s.Breaker.ConsecutiveFailures = 9 })
+	setService(&bad, "activity", func(s *config.Service) { s.Cache.MaxEntries = 0 }) // the store cannot be built
+	if _, err := f.app.Reload(bad); err == nil {
+		t.Fatal("reload with max_entries 0 succeeded")
+	}
+	if got := f.app.Config(); !reflect.DeepEqual(got, before) {
+		t.Fatal("the running config changed")
+	}
+	if f.app.Breaker("user").Forced() != resilience.ForceOpen {
+		t.Fatal("the user breaker lost its forced state")
+	}
+	f.activity.Set(testutil.Status(500, ``))
+	r := f.page(t)
+	if r.page.Meta.Sections["activity"].Status != "stale" || r.page.Meta.Sections["user"].Status != "stale" {
+		t.Fatalf("after the failed reload: %+v; want activity and user served stale", r.page.Meta.Sections)
+	}
+	if f.app.Breaker("catalog") != catalogBreaker {
+		t.Fatal("the catalog breaker was replaced by the failed build's")
 	}
 }

@@ -1,8 +1,10 @@
 package app
 
 import (
-	"fmt"
 	"log/slog"
+	"net/http"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pagebff/pagebff/internal/bff"
 	"github.com/pagebff/pagebff/internal/cache"
@@ -12,91 +14,106 @@ import (
 	"github.com/pagebff/pagebff/internal/resilience"
 )
 
-// service is one section's call pipeline and the parts it is built from.
-// hedger and stale are nil when switched off in the config.
-type service struct {
-	cfg       config.Service
-	count     *bff.Counters
-	client    *downstream.Client
-	hedger    *resilience.Hedger
-	breaker   *resilience.Breaker
-	coalescer *resilience.Coalescer
-	store     *cache.Memory
-	stale     *cache.Stale
-	fetcher   bff.Fetcher
+// pipeline is the order of the policies every call to a service goes
+// through, outermost first, and the one place that states it (the README
+// and the doc comments point here). It is folded innermost-first, from the
+// HTTP client out, the way failsafe-go's executor composes its policies.
+// Adding a policy is one entry here plus its package.
+//
+//   - the stale cache sees every outcome, so it can hide any failure that
+//     is the service's fault (bff.Classify);
+//   - coalescing makes identical calls share one trip through the rest;
+//   - the timeout bounds that shared call, hedges included;
+//   - the breaker sees one result per call, whatever the hedging did, and
+//     hedging never starts while it is not closed;
+//   - hedging sends a second attempt when the first is slow.
+var pipeline = []policy{
+	{"stale cache", (*service).staleCache},
+	{"coalescing", (*service).coalescing},
+	{"timeout", (*service).timeout},
+	{"breaker", (*service).breakerPolicy},
+	{"hedge", (*service).hedge},
 }
 
-// newService builds one service's pipeline; a call goes through, outermost
-// first:
-//
-//	stale cache → coalescing → Timeout → Breaker → hedge → HTTP client
-//
-// The cache sees every outcome; identical calls share one trip through the
-// rest; the timeout bounds the shared call, hedges included; the breaker
-// sees one result per call whatever the hedging did, and hedging never
-// starts while the breaker is not closed.
-//
-// old, if not nil, is the service's previous pipeline (a reload changed
-// some of its settings): what the change does not touch carries on — the
-// breaker (state, forced state) unless breaker.* changed, the cached values
-// (resized to max_entries), the hedger's latency history and budget, and the
-// connection pool unless url, timeout or max_body changed. Caller holds a.mu
-// (or is New).
-func (a *App) newService(sc config.Service, old *service) (*service, error) {
-	s := &service{cfg: sc, count: a.counter(sc.Name)}
+// policy is one entry of pipeline: wrap puts the policy in front of next,
+// or returns next when the service's settings switch the policy off.
+type policy struct {
+	name string
+	wrap func(s *service, next bff.Fetcher) bff.Fetcher
+}
+
+// service is one section's pipeline, built for one configuration from
+// values and the state the registry keeps. Nothing in it changes after
+// newService; a reload builds a new one.
+type service struct {
+	cfg    config.Service
+	tracer trace.Tracer
+
+	// Long-lived state, from the registry; nil when switched off.
+	count     *counters
+	breaker   *resilience.Breaker
+	estimator *resilience.Estimator
+	budget    *resilience.Budget
+	store     *cache.Memory
+	transport *http.Transport // nil when the config brings its own
+
+	// What the pipeline is made of, for the admin view; nil when off.
+	client  *downstream.Client
+	hedger  *resilience.Hedger
+	stale   *cache.Stale
+	fetcher bff.Fetcher // the whole pipeline
+}
+
+// newService builds sc's pipeline from the registry's state for it.
+func (a *App) newService(sc config.Service) (*service, error) {
+	s, err := a.registry.stateFor(sc, a.onTransition)
+	if err != nil {
+		return nil, err
+	}
 	a.metrics.AddService(sc.Name)
-	if old != nil && sameClient(old.cfg.Downstream, sc.Downstream) {
-		s.client = old.client
-	} else {
-		s.client = downstream.New(sc.Downstream, a.tracer)
+	s.tracer = a.tracer
+	dc := sc.Downstream
+	if s.transport != nil {
+		dc.Transport = s.transport
 	}
+	s.client = downstream.New(dc, a.tracer)
 	var f bff.Fetcher = s.client
-	if sc.Hedge.Enabled {
-		s.hedger = resilience.NewHedger(sc.Name, sc.Hedge, sc.Downstream.Timeout, f, nil, s.count)
-		if old != nil && old.hedger != nil {
-			s.hedger.Carry(old.hedger)
-		}
-		f = s.hedger
-	}
-	if old != nil && old.cfg.Breaker == sc.Breaker {
-		s.breaker = old.breaker
-		s.breaker.SetNext(f)
-	} else {
-		s.breaker = resilience.NewBreaker(sc.Name, sc.Breaker, f, a.onTransition)
-	}
-	if s.hedger != nil {
-		br := s.breaker
-		s.hedger.SetGate(func() bool { return br.State() == resilience.StateClosed })
-	}
-	f = resilience.Timeout(sc.Name, sc.Downstream.Timeout, s.breaker)
-	s.coalescer = resilience.NewCoalescer(sc.Name, f, s.count, a.tracer)
-	f = s.coalescer
-	if sc.Cache.Enabled {
-		if old != nil && old.store != nil {
-			s.store = old.store
-			s.store.Resize(sc.Cache.MaxEntries)
-		} else {
-			store, err := cache.NewMemory(sc.Cache.MaxEntries)
-			if err != nil {
-				if old != nil {
-					retire(s, old)
-				} else {
-					s.close()
-				}
-				return nil, fmt.Errorf("service %s: %w", sc.Name, err)
-			}
-			s.store = store
-		}
-		s.stale = cache.NewStale(sc.Cache.StaleTTL, s.store, f, nil, s.count)
-		f = s.stale
+	for i := len(pipeline) - 1; i >= 0; i-- {
+		f = pipeline[i].wrap(s, f)
 	}
 	s.fetcher = f
 	return s, nil
 }
 
-// sameClient reports whether a client built for a serves b as well.
-func sameClient(a, b downstream.Config) bool {
-	return a.URL == b.URL && a.Timeout == b.Timeout && a.MaxBody == b.MaxBody && a.Transport == b.Transport
+func (s *service) staleCache(next bff.Fetcher) bff.Fetcher {
+	if !s.cfg.Cache.Enabled {
+		return next
+	}
+	s.stale = cache.NewStale(s.cfg.Cache.StaleTTL, s.store, next, nil, &s.count.staleServed)
+	return s.stale
+}
+
+func (s *service) coalescing(next bff.Fetcher) bff.Fetcher {
+	return resilience.NewCoalescer(s.cfg.Name, next, &s.count.coalesced, s.tracer)
+}
+
+func (s *service) timeout(next bff.Fetcher) bff.Fetcher {
+	return resilience.Timeout(s.cfg.Name, s.cfg.Downstream.Timeout, next)
+}
+
+func (s *service) breakerPolicy(next bff.Fetcher) bff.Fetcher { return s.breaker.Wrap(next) }
+
+func (s *service) hedge(next bff.Fetcher) bff.Fetcher {
+	if !s.cfg.Hedge.Enabled {
+		return next
+	}
+	br := s.breaker
+	s.hedger = resilience.NewHedger(s.cfg.Name, s.cfg.Hedge, s.cfg.Downstream.Timeout, next, resilience.HedgeState{
+		Estimator: s.estimator, Budget: s.budget,
+		Gate: func() bool { return br.State() == resilience.StateClosed },
+		Sent: &s.count.hedgesSent, Won: &s.count.hedgesWon,
+	})
+	return s.hedger
 }
 
 func (a *App) onTransition(t resilience.Transition) {
@@ -105,20 +122,16 @@ func (a *App) onTransition(t resilience.Transition) {
 	a.metrics.Transitions.WithLabelValues(t.Service, t.From.String(), t.To.String()).Inc()
 }
 
+// section is the service as the page sees it: its deadline fallback is the
+// stale cache, declared here rather than discovered.
 func (s *service) section() page.Section {
-	return page.Section{
+	sec := page.Section{
 		Name:    s.cfg.Name,
 		Path:    downstream.PathTemplate(s.cfg.Downstream.Path).Resolve,
 		Fetcher: s.fetcher,
 	}
-}
-
-// close releases the service's idle connections; calls in flight finish.
-func (s *service) close() { s.client.Close() }
-
-// retire closes what of old the new pipeline does not reuse.
-func retire(old, new *service) {
-	if new == nil || new.client != old.client {
-		old.close()
+	if s.stale != nil {
+		sec.Fallback = s.stale.Fallback
 	}
+	return sec
 }

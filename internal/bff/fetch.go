@@ -2,7 +2,6 @@ package bff
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 )
 
@@ -78,40 +77,6 @@ type FetcherFunc func(ctx context.Context, call Call) (Response, error)
 func (f FetcherFunc) Fetch(ctx context.Context, call Call) (Response, error) { return f(ctx, call) }
 
 var _ Fetcher = FetcherFunc(nil)
-
-// Fallback is implemented by a Fetcher that can answer a call from what it
-// already holds, without calling out (the stale cache). The page asks it for
-// sections still running when the page deadline passes.
-type Fallback interface {
-	Fallback(call Call) (Response, bool)
-}
-
-// Counters are one service's resilience event counts, for metrics and the
-// admin view. They are owned per service name by the app and handed to each
-// pipeline built for the service, so they survive a pipeline rebuilt by a
-// config reload. Safe for concurrent use; the zero value is ready.
-type Counters struct {
-	HedgesSent  atomic.Int64
-	HedgesWon   atomic.Int64
-	StaleServed atomic.Int64
-	Coalesced   atomic.Int64
-}
-
-// CounterValues are Counters read at one moment.
-type CounterValues struct {
-	HedgesSent  int64 `json:"hedges_sent"`
-	HedgesWon   int64 `json:"hedges_won"`
-	StaleServed int64 `json:"stale_served"`
-	Coalesced   int64 `json:"coalesced"`
-}
-
-// Load reads every counter.
-func (c *Counters) Load() CounterValues {
-	return CounterValues{
-		HedgesSent: c.HedgesSent.Load(), HedgesWon: c.HedgesWon.Load(),
-		StaleServed: c.StaleServed.Load(), Coalesced: c.Coalesced.Load(),
-	}
-}
 
 type hedgeKey struct{}
 

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/pagebff/pagebff/internal/bff"
@@ -11,29 +12,26 @@ import (
 // Stale serves a call's last good answer when the live call fails for a
 // reason that is the service's fault. It is safe for concurrent use.
 type Stale struct {
-	ttl   time.Duration
-	store Store
-	next  bff.Fetcher
-	now   func() time.Time
-	count *bff.Counters
+	ttl    time.Duration
+	store  Store
+	next   bff.Fetcher
+	now    func() time.Time
+	served *atomic.Int64
 }
 
-var (
-	_ bff.Fetcher  = (*Stale)(nil)
-	_ bff.Fallback = (*Stale)(nil)
-)
+var _ bff.Fetcher = (*Stale)(nil)
 
 // NewStale returns a Stale in front of next, keeping values in store for
 // ttl. now is the clock (nil means time.Now); stale answers are counted in
-// count (nil means private counters).
-func NewStale(ttl time.Duration, store Store, next bff.Fetcher, now func() time.Time, count *bff.Counters) *Stale {
+// served (nil means a private counter).
+func NewStale(ttl time.Duration, store Store, next bff.Fetcher, now func() time.Time, served *atomic.Int64) *Stale {
 	if now == nil {
 		now = time.Now
 	}
-	if count == nil {
-		count = new(bff.Counters)
+	if served == nil {
+		served = new(atomic.Int64)
 	}
-	return &Stale{ttl: ttl, store: store, next: next, now: now, count: count}
+	return &Stale{ttl: ttl, store: store, next: next, now: now, served: served}
 }
 
 // Fetch calls next. A success is remembered under call.Key(); a 404 or 410
@@ -73,12 +71,12 @@ func (s *Stale) Fallback(call bff.Call) (bff.Response, bool) {
 	if age > s.ttl {
 		return bff.Response{}, false
 	}
-	s.count.StaleServed.Add(1)
+	s.served.Add(1)
 	return bff.Response{Body: e.Body, Source: bff.SourceCache, Age: age}, true
 }
 
 // Served returns how many stale values have been served.
-func (s *Stale) Served() int64 { return s.count.StaleServed.Load() }
+func (s *Stale) Served() int64 { return s.served.Load() }
 
 // Hideable reports whether a failure may be hidden by a stale value: the
 // service's own faults — 5xx, 429, timeouts (the page deadline included),

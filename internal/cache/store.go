@@ -26,7 +26,8 @@ type Store interface {
 // Memory is an in-process Store holding at most a fixed number of entries,
 // evicting the least recently used.
 type Memory struct {
-	lru *lru.Cache[string, Entry]
+	lru        *lru.Cache[string, Entry]
+	maxEntries int
 }
 
 var _ Store = (*Memory)(nil)
@@ -37,8 +38,11 @@ func NewMemory(maxEntries int) (*Memory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new memory cache: %w", err)
 	}
-	return &Memory{lru: c}, nil
+	return &Memory{lru: c, maxEntries: maxEntries}, nil
 }
+
+// Cap returns the most entries m holds.
+func (m *Memory) Cap() int { return m.maxEntries }
 
 // Get returns the entry for key.
 func (m *Memory) Get(key string) (Entry, bool) { return m.lru.Get(key) }
@@ -49,9 +53,25 @@ func (m *Memory) Put(key string, e Entry) { m.lru.Add(key, e) }
 // Delete removes key.
 func (m *Memory) Delete(key string) { m.lru.Remove(key) }
 
-// Resize changes the bound, evicting the least recently used entries if
-// the store holds more.
-func (m *Memory) Resize(maxEntries int) { m.lru.Resize(maxEntries) }
+// Copy returns a new Memory store of at most maxEntries holding m's entries,
+// the most recently used kept when they do not all fit, in m's order of
+// use. m is not changed: pages still using it go on with it.
+func (m *Memory) Copy(maxEntries int) (*Memory, error) {
+	c, err := NewMemory(maxEntries)
+	if err != nil {
+		return nil, err
+	}
+	keys := m.lru.Keys() // oldest first
+	if len(keys) > maxEntries {
+		keys = keys[len(keys)-maxEntries:]
+	}
+	for _, k := range keys {
+		if e, ok := m.lru.Peek(k); ok {
+			c.lru.Add(k, e)
+		}
+	}
+	return c, nil
+}
 
 // Len returns the number of entries.
 func (m *Memory) Len() int { return m.lru.Len() }

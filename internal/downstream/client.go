@@ -23,8 +23,12 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/pagebff/pagebff/internal/bff"
-	"github.com/pagebff/pagebff/internal/observability"
 )
+
+// traceContext writes W3C traceparent and tracestate. (Not through the
+// observability package, which would link the Prometheus and OTLP
+// exporters into every user of this one.)
+var traceContext = propagation.TraceContext{}
 
 // emptyItems is what an empty answer becomes. Shared and never modified.
 var emptyItems = []byte(`{"items":[]}`)
@@ -50,7 +54,8 @@ type Client struct {
 	maxDepth   int
 	identity   string          // top-level field naming the user; "" = no check
 	userScoped bool            // the path template holds {user_id}
-	tr         *http.Transport // nil when Config.Transport was given
+	tr         *http.Transport // the pool, when it is an *http.Transport (nil for a test RoundTripper)
+	ownsTr     bool            // tr was made here (Config.Transport was nil): Close closes it
 	hc         *http.Client
 	spanAttrs  []attribute.KeyValue // the same on every attempt's span
 }
@@ -58,9 +63,10 @@ type Client struct {
 var _ bff.Fetcher = (*Client)(nil)
 
 // New returns a Client for the service described by cfg, with its own
-// connection pool. Each attempt is a client span from tracer (nil means no
-// spans), and carries its traceparent downstream. Call Close when the client
-// is retired.
+// connection pool unless cfg.Transport brings one (the app shares one pool
+// per service across the clients that reloads build). Each attempt is a
+// client span from tracer (nil means no spans), and carries its
+// traceparent downstream. Call Close when the client is retired.
 func New(cfg Config, tracer trace.Tracer) *Client {
 	if tracer == nil {
 		tracer = noop.NewTracerProvider().Tracer("")
@@ -93,8 +99,10 @@ func New(cfg Config, tracer trace.Tracer) *Client {
 		c.hc.CheckRedirect = c.sameHostRedirects
 	}
 	if cfg.Transport == nil {
-		c.tr = NewTransport(cfg.Timeout)
+		c.tr, c.ownsTr = NewTransport(cfg.Timeout), true
 		c.hc.Transport = c.tr
+	} else if tr, ok := cfg.Transport.(*http.Transport); ok {
+		c.tr = tr // shared: closing its idle connections on an anomaly still helps
 	}
 	return c
 }
@@ -134,9 +142,10 @@ func NewTransport(timeout time.Duration) *http.Transport {
 	}
 }
 
-// Close releases the client's idle connections.
+// Close releases the idle connections of the client's own pool; a pool
+// given in Config.Transport belongs to the caller.
 func (c *Client) Close() {
-	if c.tr != nil {
+	if c.ownsTr {
 		c.tr.CloseIdleConnections()
 	}
 }
@@ -166,7 +175,7 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 		"Accept":       {"application/json"},
 		"X-Request-Id": {call.RequestID},
 	}
-	observability.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
+	traceContext.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	hr, err := c.hc.Do(req)
 	if err != nil {
 		return bff.Response{}, c.transportError(ctx, err, "connection failed")

@@ -134,7 +134,10 @@ func buildInfo() prometheus.Collector {
 type ServiceSample struct {
 	Service      string
 	BreakerState float64 // 0 closed, 1 half-open, 2 open
-	bff.CounterValues
+	HedgesSent   int64
+	HedgesWon    int64
+	StaleServed  int64
+	Coalesced    int64
 }
 
 // serviceCollector reads per-service figures when scraped, so no counter is

@@ -19,6 +19,12 @@ type Section struct {
 	Path func(userID string) string
 	// Fetcher performs the call, with every policy already wrapped around it.
 	Fetcher bff.Fetcher
+	// Fallback, if not nil, answers a call from what the section already
+	// holds (its stale cache), without calling out; the page asks it for a
+	// section still running when the page deadline passes. A Fetcher does
+	// not serve stale once the page's context has ended, so this is the one
+	// place that does.
+	Fallback func(bff.Call) (bff.Response, bool)
 }
 
 // Outcome is how one section went.
@@ -141,8 +147,8 @@ func (a *Assembler) fallback(ctx context.Context, r result, userID, requestID st
 		return r
 	}
 	s := a.sections[r.i]
-	if fb, ok := s.Fetcher.(bff.Fallback); ok {
-		if resp, ok := fb.Fallback(a.call(s, userID, requestID)); ok {
+	if s.Fallback != nil {
+		if resp, ok := s.Fallback(a.call(s, userID, requestID)); ok {
 			r.resp = resp
 		}
 	}

@@ -152,7 +152,9 @@ func (f fallbackFetcher) Fallback(c bff.Call) (bff.Response, bool) {
 func TestRenderDeadlineUsesFallback(t *testing.T) {
 	fb := fallbackFetcher{release: make(chan struct{})}
 	defer close(fb.release)
-	p := New(Config{Timeout: 30 * time.Millisecond}, sections(fixed(`{}`, nil), fb)).Render(context.Background(), "abc", "r")
+	secs := sections(fixed(`{}`, nil), fb)
+	secs[1].Fallback = fb.Fallback
+	p := New(Config{Timeout: 30 * time.Millisecond}, secs).Render(context.Background(), "abc", "r")
 	o := p.Sections[1]
 	if !o.Stale || o.Code != bff.CodeTimeout || o.Age != time.Second {
 		t.Fatalf("outcome %+v, want a stale timeout", o)

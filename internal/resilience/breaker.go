@@ -70,8 +70,10 @@ type Counts struct {
 	ConsecutiveFailures  uint32 `json:"consecutive_failures"`
 }
 
-// Breaker is a circuit breaker in front of next. It is safe for concurrent
-// use.
+// Breaker is a circuit breaker's state: gobreaker's counts, an operator's
+// forced state, the transitions to report. It is long-lived (the app keeps
+// one per service and breaker settings across reloads) and calls nothing
+// itself: Wrap puts it in front of a Fetcher. It is safe for concurrent use.
 //
 // Failures are service faults (bff.FaultService): timeouts, connection
 // errors, 5xx, 429, bad responses. Every other failure — a 4xx answer (404
@@ -83,7 +85,6 @@ type Breaker struct {
 	settings gobreaker.Settings
 	cb       atomic.Pointer[gobreaker.CircuitBreaker[bff.Response]] // swapped by Reset
 	forced   atomic.Uint32                                          // a Force mode
-	next     atomic.Pointer[bff.Fetcher]                            // swapped by SetNext
 	notify   func(Transition)
 
 	mu         sync.Mutex   // guards pending; never held while calling gobreaker
@@ -91,14 +92,11 @@ type Breaker struct {
 	hasPending atomic.Bool  // lets the hot path skip mu when nothing is pending
 }
 
-var _ bff.Fetcher = (*Breaker)(nil)
-
-// NewBreaker returns a breaker named for service in front of next. notify,
-// if not nil, is told of every state change; it runs on a calling goroutine
-// after the breaker's lock is released, so it may log or block briefly.
-func NewBreaker(service string, cfg BreakerConfig, next bff.Fetcher, notify func(Transition)) *Breaker {
+// NewBreaker returns a breaker named for service. notify, if not nil, is
+// told of every state change; it runs on a calling goroutine after the
+// breaker's lock is released, so it may log or block briefly.
+func NewBreaker(service string, cfg BreakerConfig, notify func(Transition)) *Breaker {
 	b := &Breaker{service: service, notify: notify}
-	b.SetNext(next)
 	b.settings = gobreaker.Settings{
 		Name:         service,
 		MaxRequests:  cfg.HalfOpenRequests,
@@ -141,11 +139,6 @@ func (f Force) String() string {
 	}
 }
 
-// SetNext puts the breaker in front of another fetcher, keeping its state:
-// a reload that changes what is behind the breaker (hedging, the client)
-// but not its thresholds keeps it open, closed or half-open as it was.
-func (b *Breaker) SetNext(next bff.Fetcher) { b.next.Store(&next) }
-
 // SetForce overrides the breaker until set back to ForceNone.
 func (b *Breaker) SetForce(f Force) { b.forced.Store(uint32(f)) }
 
@@ -180,16 +173,29 @@ func readyToTrip(cfg BreakerConfig) func(gobreaker.Counts) bool {
 // file descriptors must not open the breakers of healthy services.
 func excluded(err error) bool { return bff.Classify(err) != bff.FaultService }
 
-// Fetch calls next unless the breaker is open, in which case it answers at
-// once with a CodeCircuitOpen *bff.Error wrapping ErrOpen.
-func (b *Breaker) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
+// Wrap returns a Fetcher that calls next through b: unless b is open, in
+// which case it answers at once with a CodeCircuitOpen *bff.Error wrapping
+// ErrOpen. Each pipeline built for a service wraps its own next with the
+// service's one Breaker, so a reload that changes what is behind the
+// breaker keeps it open, closed or half-open as it was.
+func (b *Breaker) Wrap(next bff.Fetcher) bff.Fetcher { return breakerFetcher{b: b, next: next} }
+
+type breakerFetcher struct {
+	b    *Breaker
+	next bff.Fetcher
+}
+
+func (f breakerFetcher) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
+	return f.b.execute(ctx, call, f.next)
+}
+
+func (b *Breaker) execute(ctx context.Context, call bff.Call, next bff.Fetcher) (bff.Response, error) {
 	switch Force(b.forced.Load()) {
 	case ForceOpen:
 		return bff.Response{}, bff.Errorf(b.service, bff.CodeCircuitOpen, ErrOpen, "circuit breaker open")
 	case ForceClosed:
-		return (*b.next.Load()).Fetch(ctx, call)
+		return next.Fetch(ctx, call)
 	}
-	next := *b.next.Load()
 	resp, err := b.cb.Load().Execute(func() (bff.Response, error) { return next.Fetch(ctx, call) })
 	b.flush()
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {

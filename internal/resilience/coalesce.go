@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -28,7 +29,7 @@ type Coalescer struct {
 	service  string
 	spanName string
 	next     bff.Fetcher
-	count    *bff.Counters
+	joined   *atomic.Int64
 	tracer   trace.Tracer // nil: no spans
 
 	mu      sync.Mutex
@@ -48,15 +49,15 @@ type flight struct {
 var _ bff.Fetcher = (*Coalescer)(nil)
 
 // NewCoalescer returns a Coalescer in front of next, counting joined calls
-// in count (nil means private counters). A call that joins another gets a
+// in joined (nil means a private counter). A call that joins another gets a
 // span from tracer (nil means none) marked bff.coalesced=true and linked to
 // the span that started the shared call (its page's), so the joining page's
 // trace shows where the section came from.
-func NewCoalescer(service string, next bff.Fetcher, count *bff.Counters, tracer trace.Tracer) *Coalescer {
-	if count == nil {
-		count = new(bff.Counters)
+func NewCoalescer(service string, next bff.Fetcher, joined *atomic.Int64, tracer trace.Tracer) *Coalescer {
+	if joined == nil {
+		joined = new(atomic.Int64)
 	}
-	return &Coalescer{service: service, spanName: "GET " + service + " (coalesced)", next: next, count: count,
+	return &Coalescer{service: service, spanName: "GET " + service + " (coalesced)", next: next, joined: joined,
 		tracer: tracer, flights: make(map[string]*flight)}
 }
 
@@ -68,7 +69,7 @@ func (c *Coalescer) Fetch(ctx context.Context, call bff.Call) (bff.Response, err
 	if joined {
 		f.waiters++
 		c.mu.Unlock()
-		c.count.Coalesced.Add(1)
+		c.joined.Add(1)
 		if c.tracer != nil {
 			var span trace.Span
 			ctx, span = c.tracer.Start(ctx, c.spanName, trace.WithLinks(trace.Link{SpanContext: f.leader}),
@@ -120,4 +121,4 @@ func (c *Coalescer) run(ctx context.Context, key string, f *flight, call bff.Cal
 }
 
 // Shared returns how many calls were answered by joining another's call.
-func (c *Coalescer) Shared() int64 { return c.count.Coalesced.Load() }
+func (c *Coalescer) Shared() int64 { return c.joined.Load() }

@@ -35,43 +35,54 @@ type Hedger struct {
 	next    bff.Fetcher
 	est     *Estimator
 	budget  *Budget
-	gate    atomic.Pointer[func() bool]
-	count   *bff.Counters
+	gate    func() bool
+	sent    *atomic.Int64
+	won     *atomic.Int64
 }
 
 var _ bff.Fetcher = (*Hedger)(nil)
 
+// HedgeState is what a Hedger learns and spends, kept by the caller across
+// the pipelines it builds for a service. A nil field gets a fresh value.
+type HedgeState struct {
+	// Estimator holds the service's recent latencies, for the auto delay.
+	Estimator *Estimator
+	// Budget caps the hedges; it must have the configured BudgetPercent.
+	Budget *Budget
+	// Gate is asked before each hedge; the app passes "the breaker is
+	// closed". nil allows every hedge.
+	Gate func() bool
+	// Sent and Won count hedges sent and hedges that answered first.
+	Sent, Won *atomic.Int64
+}
+
 // NewHedger returns a Hedger in front of next. timeout is the service's
-// timeout; now is the budget's clock (nil means time.Now); hedges sent and
-// won are counted in count (nil means private counters).
-func NewHedger(service string, cfg HedgeConfig, timeout time.Duration, next bff.Fetcher, now func() time.Time, count *bff.Counters) *Hedger {
-	if count == nil {
-		count = new(bff.Counters)
+// timeout.
+func NewHedger(service string, cfg HedgeConfig, timeout time.Duration, next bff.Fetcher, st HedgeState) *Hedger {
+	if st.Estimator == nil {
+		st.Estimator = NewEstimator(AutoQuantile)
+	}
+	if st.Budget == nil {
+		st.Budget = NewBudget(cfg.BudgetPercent, nil)
+	}
+	if st.Sent == nil {
+		st.Sent = new(atomic.Int64)
+	}
+	if st.Won == nil {
+		st.Won = new(atomic.Int64)
 	}
 	return &Hedger{
-		count:   count,
 		service: service,
 		fixed:   cfg.Delay,
 		ceiling: timeout / 2,
 		next:    next,
-		est:     NewEstimator(AutoQuantile),
-		budget:  NewBudget(cfg.BudgetPercent, now),
+		est:     st.Estimator,
+		budget:  st.Budget,
+		gate:    st.Gate,
+		sent:    st.Sent,
+		won:     st.Won,
 	}
 }
-
-// Carry makes h continue from prev's latency history, and from its budget
-// when the budget share is the same, so a reload that rebuilds the hedger
-// does not fall back to the cold delay. Call it before h is used.
-func (h *Hedger) Carry(prev *Hedger) {
-	h.est = prev.est
-	if prev.budget.percent == h.budget.percent {
-		h.budget = prev.budget
-	}
-}
-
-// SetGate sets the check made before each hedge; the app passes "the breaker
-// is closed". A nil gate (the default) allows every hedge.
-func (h *Hedger) SetGate(allow func() bool) { h.gate.Store(&allow) }
 
 // Delay returns how long the first attempt may run before a hedge.
 func (h *Hedger) Delay() time.Duration {
@@ -86,9 +97,7 @@ func (h *Hedger) Delay() time.Duration {
 }
 
 // Stats returns hedges sent and hedges that won.
-func (h *Hedger) Stats() (sent, won int64) {
-	return h.count.HedgesSent.Load(), h.count.HedgesWon.Load()
-}
+func (h *Hedger) Stats() (sent, won int64) { return h.sent.Load(), h.won.Load() }
 
 type attempt struct {
 	resp  bff.Response
@@ -121,7 +130,7 @@ func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error)
 		case <-timer.C:
 			if h.mayHedge(ctx) {
 				pending++
-				h.count.HedgesSent.Add(1)
+				h.sent.Add(1)
 				go h.attempt(bff.WithHedge(ctx), call, true, results)
 			}
 		case r := <-results:
@@ -132,7 +141,7 @@ func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error)
 			if r.err == nil {
 				h.est.Observe(r.took)
 				if r.hedge {
-					h.count.HedgesWon.Add(1)
+					h.won.Add(1)
 					r.resp.Source = bff.SourceHedge
 					if primaryPending {
 						// The primary has taken at least this long: keep the
@@ -158,7 +167,7 @@ func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error)
 
 // mayHedge reports whether a hedge may be sent now, and charges the budget.
 func (h *Hedger) mayHedge(ctx context.Context) bool {
-	if g := h.gate.Load(); g != nil && !(*g)() {
+	if h.gate != nil && !h.gate() {
 		return false
 	}
 	if dl, ok := ctx.Deadline(); ok {

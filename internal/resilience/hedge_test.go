@@ -112,7 +112,7 @@ func (f *fakeAttempts) Fetch(ctx context.Context, call bff.Call) (bff.Response, 
 
 func TestHedgeWinsAndLoserIsCancelled(t *testing.T) {
 	f := &fakeAttempts{delays: []time.Duration{-1, 5 * time.Millisecond}}
-	h := NewHedger("user", HedgeConfig{Enabled: true, Delay: 20 * time.Millisecond, BudgetPercent: 10}, 300*time.Millisecond, f, nil, nil)
+	h := NewHedger("user", HedgeConfig{Enabled: true, Delay: 20 * time.Millisecond, BudgetPercent: 10}, 300*time.Millisecond, f, HedgeState{})
 	resp, err := h.Fetch(context.Background(), bff.Call{Service: "user", Path: "/users/a", RequestID: "rid"})
 	if err != nil || resp.Source != bff.SourceHedge || string(resp.Body) != `{"attempt":1}` {
 		t.Fatalf("Fetch = %s %v %v; want the hedge's answer", resp.Body, resp.Source, err)
@@ -143,10 +143,7 @@ func TestHedgeNotSent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeAttempts{delays: []time.Duration{50 * time.Millisecond}}
-			h := NewHedger("user", tt.cfg, 300*time.Millisecond, f, nil, nil)
-			if tt.gate != nil {
-				h.SetGate(tt.gate)
-			}
+			h := NewHedger("user", tt.cfg, 300*time.Millisecond, f, HedgeState{Gate: tt.gate})
 			ctx := context.Background()
 			if tt.timeout > 0 {
 				var cancel context.CancelFunc
@@ -169,7 +166,7 @@ func TestHedgeIsNotARetry(t *testing.T) {
 		n.Add(1)
 		return bff.Response{}, bff.Errorf("user", bff.CodeUpstreamStatus, nil, "upstream answered 500")
 	})
-	h := NewHedger("user", HedgeConfig{Delay: 50 * time.Millisecond, BudgetPercent: 100}, 300*time.Millisecond, failing, nil, nil)
+	h := NewHedger("user", HedgeConfig{Delay: 50 * time.Millisecond, BudgetPercent: 100}, 300*time.Millisecond, failing, HedgeState{})
 	if _, err := h.Fetch(context.Background(), bff.Call{Service: "user"}); bff.CodeOf(err) != bff.CodeUpstreamStatus {
 		t.Fatalf("err = %v", err)
 	}
@@ -180,7 +177,7 @@ func TestHedgeIsNotARetry(t *testing.T) {
 }
 
 func TestAutoDelay(t *testing.T) {
-	h := NewHedger("user", HedgeConfig{BudgetPercent: 10}, 300*time.Millisecond, nil, nil, nil)
+	h := NewHedger("user", HedgeConfig{BudgetPercent: 10}, 300*time.Millisecond, nil, HedgeState{})
 	if d := h.Delay(); d != 150*time.Millisecond {
 		t.Fatalf("cold auto delay = %v, want half the timeout", d)
 	}
@@ -227,7 +224,7 @@ func TestHedgeWinsAfterPrimaryFails(t *testing.T) {
 		time.Sleep(30 * time.Millisecond)
 		return bff.Response{Body: []byte(`{}`)}, nil
 	})
-	h := NewHedger("user", HedgeConfig{Delay: 20 * time.Millisecond, BudgetPercent: 100}, 300*time.Millisecond, next, nil, nil)
+	h := NewHedger("user", HedgeConfig{Delay: 20 * time.Millisecond, BudgetPercent: 100}, 300*time.Millisecond, next, HedgeState{})
 	resp, err := h.Fetch(context.Background(), bff.Call{Service: "user"})
 	if err != nil || resp.Source != bff.SourceHedge {
 		t.Fatalf("Fetch = %v %v, want the hedge's answer", resp.Source, err)

@@ -1,0 +1,221 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/pagebff/pagebff/internal/cache"
+	"github.com/pagebff/pagebff/internal/config"
+	"github.com/pagebff/pagebff/internal/downstream"
+	"github.com/pagebff/pagebff/internal/resilience"
+)
+
+// registry keeps every service's long-lived state apart from the pipelines
+// that use it: breaker state, latency history, hedge budget, cached values,
+// connection pools and counters, each keyed by the service and the settings
+// that define it (the way caddy's reverse proxy keeps upstream hosts in a
+// usage pool while the handler tree is rebuilt). Building a pipeline looks
+// state up, creating what is missing; nothing here is ever changed in place
+// for a new configuration, so a page in flight keeps what it started with.
+// After a swap, prune drops what the running state no longer uses.
+//
+// It is not safe for concurrent use: the App calls it under its mu.
+type registry struct {
+	counters   map[string]*counters // by service, for the app's life
+	breakers   map[breakerKey]*resilience.Breaker
+	estimators map[string]*resilience.Estimator
+	budgets    map[budgetKey]*resilience.Budget
+	stores     map[string]*cache.Memory // by service; replaced when max_entries changes
+	transports map[transportKey]*http.Transport
+}
+
+type (
+	breakerKey struct {
+		service string
+		cfg     resilience.BreakerConfig
+	}
+	budgetKey struct {
+		service string
+		percent float64
+	}
+	transportKey struct {
+		service, url string
+		timeout      time.Duration
+	}
+)
+
+func newRegistry() *registry {
+	return &registry{
+		counters:   map[string]*counters{},
+		breakers:   map[breakerKey]*resilience.Breaker{},
+		estimators: map[string]*resilience.Estimator{},
+		budgets:    map[budgetKey]*resilience.Budget{},
+		stores:     map[string]*cache.Memory{},
+		transports: map[transportKey]*http.Transport{},
+	}
+}
+
+// counters are one service's resilience event counts, for metrics and the
+// admin view: handed to the policies of every pipeline built for the
+// service, so they survive reloads. Safe for concurrent use.
+type counters struct {
+	hedgesSent, hedgesWon, staleServed, coalesced atomic.Int64
+}
+
+// CounterValues are a service's counters read at one moment.
+type CounterValues struct {
+	HedgesSent  int64 `json:"hedges_sent"`
+	HedgesWon   int64 `json:"hedges_won"`
+	StaleServed int64 `json:"stale_served"`
+	Coalesced   int64 `json:"coalesced"`
+}
+
+func (c *counters) load() CounterValues {
+	return CounterValues{
+		HedgesSent: c.hedgesSent.Load(), HedgesWon: c.hedgesWon.Load(),
+		StaleServed: c.staleServed.Load(), Coalesced: c.coalesced.Load(),
+	}
+}
+
+func (r *registry) counter(service string) *counters {
+	c, ok := r.counters[service]
+	if !ok {
+		c = new(counters)
+		r.counters[service] = c
+	}
+	return c
+}
+
+// breaker returns the service's breaker for cfg: the same one as long as
+// the breaker settings do not change, so open stays open (and forced stays
+// forced) across reloads that change anything else.
+func (r *registry) breaker(service string, cfg resilience.BreakerConfig, notify func(resilience.Transition)) *resilience.Breaker {
+	k := breakerKey{service, cfg}
+	b, ok := r.breakers[k]
+	if !ok {
+		b = resilience.NewBreaker(service, cfg, notify)
+		r.breakers[k] = b
+	}
+	return b
+}
+
+// estimator returns the service's latency history, whatever its settings.
+func (r *registry) estimator(service string) *resilience.Estimator {
+	e, ok := r.estimators[service]
+	if !ok {
+		e = resilience.NewEstimator(resilience.AutoQuantile)
+		r.estimators[service] = e
+	}
+	return e
+}
+
+// budget returns the service's hedge budget for percent.
+func (r *registry) budget(service string, percent float64) *resilience.Budget {
+	k := budgetKey{service, percent}
+	b, ok := r.budgets[k]
+	if !ok {
+		b = resilience.NewBudget(percent, nil)
+		r.budgets[k] = b
+	}
+	return b
+}
+
+// store returns the service's cached values bounded by maxEntries. When the
+// bound changed, a new store gets a copy of the old one's entries; the old
+// one stays as it was for the pages still using it.
+func (r *registry) store(service string, maxEntries int) (*cache.Memory, error) {
+	old, ok := r.stores[service]
+	if ok && old.Cap() == maxEntries {
+		return old, nil
+	}
+	var s *cache.Memory
+	var err error
+	if ok {
+		s, err = old.Copy(maxEntries)
+	} else {
+		s, err = cache.NewMemory(maxEntries)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", service, err)
+	}
+	r.stores[service] = s
+	return s, nil
+}
+
+// transport returns the connection pool for a service's base URL and
+// timeout (which bounds its dials and TLS handshakes).
+func (r *registry) transport(service string, cfg downstream.Config) *http.Transport {
+	k := transportKey{service, cfg.URL, cfg.Timeout}
+	t, ok := r.transports[k]
+	if !ok {
+		t = downstream.NewTransport(cfg.Timeout)
+		r.transports[k] = t
+	}
+	return t
+}
+
+// prune drops every piece of state that no service of keep uses, closing
+// the idle connections of dropped pools (calls in flight finish). Counters
+// stay: they are per service name for the app's life. A nil keep drops
+// everything.
+func (r *registry) prune(keep *state) {
+	inUse := func(match func(*service) bool) bool {
+		if keep == nil {
+			return false
+		}
+		for _, s := range keep.services {
+			if match(s) {
+				return true
+			}
+		}
+		return false
+	}
+	for k, b := range r.breakers {
+		if !inUse(func(s *service) bool { return s.breaker == b }) {
+			delete(r.breakers, k)
+		}
+	}
+	for k, e := range r.estimators {
+		if !inUse(func(s *service) bool { return s.estimator == e }) {
+			delete(r.estimators, k)
+		}
+	}
+	for k, b := range r.budgets {
+		if !inUse(func(s *service) bool { return s.budget == b }) {
+			delete(r.budgets, k)
+		}
+	}
+	for k, m := range r.stores {
+		if !inUse(func(s *service) bool { return s.store == m }) {
+			delete(r.stores, k)
+		}
+	}
+	for k, t := range r.transports {
+		if !inUse(func(s *service) bool { return s.transport == t }) {
+			t.CloseIdleConnections()
+			delete(r.transports, k)
+		}
+	}
+}
+
+// stateFor looks up (or creates) every piece of state the service sc
+// needs; the pipeline is built from it by newService.
+func (r *registry) stateFor(sc config.Service, notify func(resilience.Transition)) (*service, error) {
+	s := &service{cfg: sc, count: r.counter(sc.Name), breaker: r.breaker(sc.Name, sc.Breaker, notify)}
+	if sc.Downstream.Transport == nil {
+		s.transport = r.transport(sc.Name, sc.Downstream)
+	}
+	if sc.Hedge.Enabled {
+		s.estimator = r.estimator(sc.Name)
+		s.budget = r.budget(sc.Name, sc.Hedge.BudgetPercent)
+	}
+	if sc.Cache.Enabled {
+		var err error
+		if s.store, err = r.store(sc.Name, sc.Cache.MaxEntries); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
