@@ -70,7 +70,9 @@ func (c *Coalescer) Fetch(ctx context.Context, call bff.Call) (bff.Response, err
 		f.waiters++
 		c.mu.Unlock()
 		c.joined.Add(1)
-		if c.tracer != nil {
+		// Only for a recorded page: an unsampled one would make a span
+		// nobody keeps, at a few allocations per joined call.
+		if c.tracer != nil && trace.SpanFromContext(ctx).IsRecording() {
 			var span trace.Span
 			ctx, span = c.tracer.Start(ctx, c.spanName, trace.WithLinks(trace.Link{SpanContext: f.leader}),
 				trace.WithAttributes(attribute.Bool("bff.coalesced", true)))
