@@ -287,10 +287,14 @@ func (c *Client) check(body []byte, call bff.Call) ([]byte, error) {
 			"response nested too deeply")
 	}
 	if c.identity != "" && c.userScoped && call.UserID != "" {
-		if v, ok := topLevelField(norm, c.identity); ok && !identityMatches(v, call.UserID) {
-			// Never show or log the other user's value.
-			return nil, bff.Errorf(c.name, bff.CodeBadResponse,
-				fmt.Errorf("field %q names another user", c.identity), "answer for another user")
+		// Every occurrence must name the user: parsers differ on which of
+		// two equal keys they keep.
+		for _, v := range topLevelFields(norm, c.identity) {
+			if !identityMatches(v, call.UserID) {
+				// Never show or log the other user's value.
+				return nil, bff.Errorf(c.name, bff.CodeBadResponse,
+					fmt.Errorf("field %q names another user", c.identity), "answer for another user")
+			}
 		}
 	}
 	return norm, nil

@@ -203,6 +203,8 @@ func TestIdentityField(t *testing.T) {
 		{name: "nested id ignored", body: `{"profile":{"id":"eve"},"id":"abc"}`, scoped: true, ok: true},
 		{name: "no id field", body: `{"name":"Ada"}`, scoped: true, ok: true},
 		{name: "null id", body: `{"id":null}`, scoped: true, ok: false},
+		{name: "id written twice, second another user", body: `{"id":"abc","id":"eve"}`, scoped: true, ok: false},
+		{name: "id written twice, first another user", body: `{"id":"eve","id":"abc"}`, scoped: true, ok: false},
 		{name: "not user-scoped", body: `{"id":"eve"}`, scoped: false, ok: true},
 	}
 	for _, tt := range tests {

@@ -77,10 +77,12 @@ func skipValue(b []byte, i int) int {
 	}
 }
 
-// topLevelField returns the raw value of the member name of the JSON object
-// obj (valid JSON, starting with '{'), and whether it is there. Keys are
-// compared after unquoting only when they hold an escape.
-func topLevelField(obj []byte, name string) ([]byte, bool) {
+// topLevelFields returns the raw values of every member called name of the
+// JSON object obj (valid JSON, starting with '{'), in order: a key written
+// twice is there twice (encoding/json and browsers keep the last, other
+// parsers the first). Keys are unquoted only when they hold an escape.
+func topLevelFields(obj []byte, name string) [][]byte {
+	var out [][]byte
 	i := skipSpace(obj, 1)
 	for i < len(obj) && obj[i] == '"' {
 		end := skipString(obj, i)
@@ -89,14 +91,14 @@ func topLevelField(obj []byte, name string) ([]byte, bool) {
 		i = skipSpace(obj, i)
 		vend := skipValue(obj, i)
 		if keyEquals(key, name) {
-			return obj[i:vend], true
+			out = append(out, obj[i:vend])
 		}
 		i = skipSpace(obj, vend)
 		if i < len(obj) && obj[i] == ',' {
 			i = skipSpace(obj, i+1)
 		}
 	}
-	return nil, false
+	return out
 }
 
 func keyEquals(raw []byte, name string) bool {
