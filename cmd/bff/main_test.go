@@ -441,11 +441,5 @@ func statusOf(t *testing.T, url string) int {
 
 func eventuallyStatus(t *testing.T, url string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for statusOf(t, url) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never answered %d", url, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, fmt.Sprintf("%s to answer %d", url, want), func() bool { return statusOf(t, url) == want })
 }

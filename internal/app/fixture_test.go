@@ -284,14 +284,8 @@ func (b *syncBuffer) lines(t testing.TB, msg string) []map[string]any {
 	return out
 }
 
-// eventually polls cond every 10ms for up to 5s.
+// eventually is testutil.Eventually, kept short for the many callers here.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, what, cond)
 }

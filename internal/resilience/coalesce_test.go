@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pagebff/pagebff/internal/bff"
+	"github.com/pagebff/pagebff/internal/testutil"
 )
 
 func TestCoalescerSharesAndCancelsWhenAllLeave(t *testing.T) {
@@ -42,7 +43,7 @@ func TestCoalescerSharesAndCancelsWhenAllLeave(t *testing.T) {
 			_, errs[i] = c.Fetch(ctx, call)
 		}()
 	}
-	waitFor(t, func() bool { return c.Shared() == 4 })
+	testutil.Eventually(t, "the condition", func() bool { return c.Shared() == 4 })
 	time.Sleep(30 * time.Millisecond) // let the early two leave
 	close(release)
 	wg.Wait()
@@ -70,7 +71,7 @@ func TestCoalescerSharesAndCancelsWhenAllLeave(t *testing.T) {
 	if _, err := c.Fetch(ctx, bff.Call{Service: "user", Path: "/users/b"}); bff.CodeOf(err) != bff.CodeTimeout {
 		t.Fatalf("caller err = %v, want its own timeout", err)
 	}
-	waitFor(t, func() bool { return sharedErr.Load() != nil })
+	testutil.Eventually(t, "the condition", func() bool { return sharedErr.Load() != nil })
 	if err := sharedErr.Load().(error); bff.CodeOf(err) != bff.CodeCanceled {
 		t.Fatalf("shared call ended with %v, want canceled", err)
 	}

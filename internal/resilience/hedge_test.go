@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pagebff/pagebff/internal/bff"
+	"github.com/pagebff/pagebff/internal/testutil"
 )
 
 // clock is a settable clock for the budget.
@@ -117,7 +118,7 @@ func TestHedgeWinsAndLoserIsCancelled(t *testing.T) {
 	if err != nil || resp.Source != bff.SourceHedge || string(resp.Body) != `{"attempt":1}` {
 		t.Fatalf("Fetch = %s %v %v; want the hedge's answer", resp.Body, resp.Source, err)
 	}
-	waitFor(t, func() bool { return f.cancelled.Load() == 1 })
+	testutil.Eventually(t, "the condition", func() bool { return f.cancelled.Load() == 1 })
 	id0, _ := f.ids.Load(0)
 	id1, _ := f.ids.Load(1)
 	if id0 != "rid" || id1 != "rid" {
@@ -198,17 +199,6 @@ func TestAutoDelay(t *testing.T) {
 	}
 	if d := h.Delay(); d != 150*time.Millisecond {
 		t.Fatalf("auto delay = %v, want the ceiling", d)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition never met")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
