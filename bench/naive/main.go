@@ -21,47 +21,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/pagebff/pagebff/bench/internal/baseline"
 )
 
-const callTimeout = 300 * time.Millisecond
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "naive:", err)
-		os.Exit(1)
-	}
-}
+func main() { baseline.Main("naive", run) }
 
 // run serves until ctx ends; logs, the first being the listening address,
 // go to stdout as JSON lines.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	addr := getenv("BFF_ADDR")
-	if addr == "" {
-		addr = ":8080"
+	urls, err := baseline.URLs(getenv)
+	if err != nil {
+		return err
 	}
-	var urls [3]string
-	for i, name := range []string{"USER_SERVICE_URL", "CATALOG_SERVICE_URL", "ACTIVITY_SERVICE_URL"} {
-		if urls[i] = getenv(name); urls[i] == "" {
-			return fmt.Errorf("%s is not set", name)
-		}
-	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	client := &http.Client{Timeout: callTimeout} // Transport nil: http.DefaultTransport
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
-	mux.HandleFunc("GET /v1/pages/home", func(w http.ResponseWriter, r *http.Request) {
+	client := &http.Client{Timeout: baseline.CallTimeout} // Transport nil: http.DefaultTransport
+	return baseline.Serve(ctx, getenv, stdout, func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("user_id")
 		if id == "" {
 			http.Error(w, `{"error":"user_id is required"}`, http.StatusBadRequest)
@@ -87,23 +65,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(page)
 	})
-
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
 }
 
 // get fetches and decodes one section; code says why it failed, in

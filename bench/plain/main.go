@@ -19,29 +19,17 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/pagebff/pagebff/bench/internal/baseline"
 )
 
-const callTimeout = 300 * time.Millisecond
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "plain:", err)
-		os.Exit(1)
-	}
-}
+func main() { baseline.Main("plain", run) }
 
 type service struct {
 	name, base string
@@ -52,9 +40,9 @@ type service struct {
 // run serves until ctx ends; logs, the first being the listening address,
 // go to stdout as JSON lines.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	addr := getenv("BFF_ADDR")
-	if addr == "" {
-		addr = ":8080"
+	urls, err := baseline.URLs(getenv)
+	if err != nil {
+		return err
 	}
 	paths := []func(string) string{
 		func(id string) string { return "/users/" + url.PathEscape(id) },
@@ -63,29 +51,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	var services []service
 	for i, name := range []string{"user", "catalog", "activity"} {
-		env := map[string]string{"user": "USER_SERVICE_URL", "catalog": "CATALOG_SERVICE_URL", "activity": "ACTIVITY_SERVICE_URL"}[name]
-		base := getenv(env)
-		if base == "" {
-			return fmt.Errorf("%s is not set", env)
-		}
 		tr := &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: callTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:         (&net.Dialer{Timeout: baseline.CallTimeout, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 1024,
 			IdleConnTimeout:     90 * time.Second,
 		}
-		services = append(services, service{name: name, base: base, client: &http.Client{Transport: tr}, userPath: paths[i]})
+		services = append(services, service{name: name, base: urls[i], client: &http.Client{Transport: tr}, userPath: paths[i]})
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
 
 	type result struct {
 		body    []byte
 		code    string
 		latency time.Duration
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
-	mux.HandleFunc("GET /v1/pages/home", func(w http.ResponseWriter, r *http.Request) {
+	return baseline.Serve(ctx, getenv, stdout, func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("user_id")
 		if id == "" {
 			http.Error(w, `{"error":"user_id is required"}`, http.StatusBadRequest)
@@ -130,29 +109,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		_, _ = w.Write(b)
 	})
-
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
 }
 
 // get fetches one section as raw JSON; code says why it failed, in
 // pagebff's words ("" on success).
 func get(ctx context.Context, c *http.Client, u string) ([]byte, string) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, baseline.CallTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

@@ -161,41 +161,34 @@ func (r *registry) transport(service string, cfg downstream.Config) *http.Transp
 // stay: they are per service name for the app's life. A nil keep drops
 // everything.
 func (r *registry) prune(keep *state) {
-	inUse := func(match func(*service) bool) bool {
-		if keep == nil {
-			return false
-		}
-		for _, s := range keep.services {
-			if match(s) {
-				return true
+	var use []*service
+	if keep != nil {
+		use = keep.services
+	}
+	pruneMap(r.breakers, use, func(s *service) *resilience.Breaker { return s.breaker }, nil)
+	pruneMap(r.estimators, use, func(s *service) *resilience.Estimator { return s.estimator }, nil)
+	pruneMap(r.budgets, use, func(s *service) *resilience.Budget { return s.budget }, nil)
+	pruneMap(r.stores, use, func(s *service) *cache.Memory { return s.store }, nil)
+	pruneMap(r.transports, use, func(s *service) *http.Transport { return s.transport },
+		(*http.Transport).CloseIdleConnections)
+}
+
+// pruneMap deletes from m every value that no service in use holds (as of
+// field), calling drop, if not nil, on each one deleted.
+func pruneMap[K comparable, V comparable](m map[K]V, use []*service, field func(*service) V, drop func(V)) {
+	for k, v := range m {
+		held := false
+		for _, s := range use {
+			if field(s) == v {
+				held = true
+				break
 			}
 		}
-		return false
-	}
-	for k, b := range r.breakers {
-		if !inUse(func(s *service) bool { return s.breaker == b }) {
-			delete(r.breakers, k)
-		}
-	}
-	for k, e := range r.estimators {
-		if !inUse(func(s *service) bool { return s.estimator == e }) {
-			delete(r.estimators, k)
-		}
-	}
-	for k, b := range r.budgets {
-		if !inUse(func(s *service) bool { return s.budget == b }) {
-			delete(r.budgets, k)
-		}
-	}
-	for k, m := range r.stores {
-		if !inUse(func(s *service) bool { return s.store == m }) {
-			delete(r.stores, k)
-		}
-	}
-	for k, t := range r.transports {
-		if !inUse(func(s *service) bool { return s.transport == t }) {
-			t.CloseIdleConnections()
-			delete(r.transports, k)
+		if !held {
+			if drop != nil {
+				drop(v)
+			}
+			delete(m, k)
 		}
 	}
 }
