@@ -1,0 +1,5 @@
+//go:build !unix
+
+package h1
+
+func isConnRefused(err error) bool { return err != nil }
