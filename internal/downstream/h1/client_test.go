@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -388,6 +389,7 @@ func TestTLS(t *testing.T) {
 		fmt.Fprintf(w, "%s %s", r.Proto, r.URL.Path)
 	}))
 	srv.EnableHTTP2 = true // the client must still get HTTP/1.1
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the unknown-authority case's handshake error
 	srv.StartTLS()
 	defer srv.Close()
 	tlsCfg := srv.Client().Transport.(*http.Transport).TLSClientConfig
