@@ -388,7 +388,7 @@ func TestTLS(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s", r.Proto, r.URL.Path)
 	}))
-	srv.EnableHTTP2 = true // the client must still get HTTP/1.1
+	srv.EnableHTTP2 = true                           // the client must still get HTTP/1.1
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the unknown-authority case's handshake error
 	srv.StartTLS()
 	defer srv.Close()
