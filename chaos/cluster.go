@@ -200,41 +200,70 @@ func (c *Cluster) ServiceURL(kind string) string {
 // StartBFF starts bin (pagebff or a stand-in honouring its environment) on
 // a free loopback port against the cluster's services, with pagebff's
 // default config file skipped and env added, and waits until /readyz
-// answers 200.
+// answers 200. It is the cluster's BFF: c.BFF and c.URL.
 func (c *Cluster) StartBFF(bin string, env ...string) error {
 	if c.BFF != nil {
 		return errors.New("a BFF is already running; StopBFF first")
 	}
+	b, err := c.LaunchBFF("bff", []string{bin}, env...)
+	if err != nil {
+		return err
+	}
+	c.BFF, c.URL = b.Proc, b.URL
+	return nil
+}
+
+// BFF is a pagebff process started by LaunchBFF.
+type BFF struct {
+	Proc *Process
+	URL  string // its base URL, http://127.0.0.1:port
+}
+
+// LaunchBFF starts argv — a pagebff binary and its arguments, or a wrapper
+// that execs one, such as WithOpenFileLimit makes — as StartBFF does, and
+// waits until /readyz answers 200. It may run beside the cluster's own BFF
+// (c.BFF); it is not stopped by Close: stop it with b.Proc.Stop.
+func (c *Cluster) LaunchBFF(name string, argv []string, env ...string) (*BFF, error) {
 	base := []string{
 		"BFF_CONFIG=", "BFF_ADDR=127.0.0.1:0",
 		"USER_SERVICE_URL=" + c.ServiceURL("user"),
 		"CATALOG_SERVICE_URL=" + c.ServiceURL("catalog"),
 		"ACTIVITY_SERVICE_URL=" + c.ServiceURL("activity"),
 	}
-	p, err := StartProcess("bff", bin, nil, append(base, env...))
+	p, err := StartProcess(name, argv[0], argv[1:], append(base, env...))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	addr, err := p.WaitListening(20 * time.Second)
 	if err != nil {
 		p.Kill()
-		return err
+		return nil, err
 	}
-	c.BFF, c.URL = p, "http://"+addr
+	b := &BFF{Proc: p, URL: "http://" + addr}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := c.hc.Get(c.URL + "/readyz")
+		resp, err := c.hc.Get(b.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return nil
+				return b, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("bff never ready (%v); output:\n%s", err, p.Tail(20))
+			p.Kill()
+			return nil, fmt.Errorf("%s never ready (%v); output:\n%s", name, err, p.Tail(20))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// WithOpenFileLimit returns argv wrapped to run with an open-file limit of
+// n, soft and hard: sh's `ulimit -n` sets both, and the shell execs the
+// program, so its pid is the program's. (Go raises a program's soft limit
+// to its hard one when it starts: setting only the soft one would not
+// hold.)
+func WithOpenFileLimit(n int, argv []string) []string {
+	return append([]string{"/bin/sh", "-c", `ulimit -n ` + strconv.Itoa(n) + ` && exec "$0" "$@"`}, argv...)
 }
 
 // StopBFF stops the BFF with SIGTERM; an error means it did not stop

@@ -37,6 +37,7 @@ type Result struct {
 	Status   int   // HTTP status; 0 when the request failed
 	Err      error // transport failure, unreadable page, or ErrOverload
 	Sections map[string]Section
+	Body     []byte // the page as it came, when Load.KeepBody is set
 }
 
 // Load sends pages at a fixed rate, open loop: page i is due at
@@ -55,6 +56,8 @@ type Load struct {
 	// Decode, when true, reads meta.sections of every 200 page into
 	// Result.Sections.
 	Decode bool
+	// KeepBody, when true, keeps every page's body in Result.Body.
+	KeepBody bool
 }
 
 // Run is a running Load.
@@ -126,7 +129,7 @@ func (r *Run) schedule(l Load) {
 		go func() {
 			defer r.wg.Done()
 			defer func() { <-sem }()
-			res := fetchPage(l.Client, l.URL(i), l.Decode)
+			res := fetchPage(l.Client, l.URL(i), l.Decode, l.KeepBody)
 			res.Seq, res.Due, res.Latency = i, due, time.Since(due)
 			r.record(res)
 		}()
@@ -160,7 +163,7 @@ func (r *Run) Stop() []Result {
 }
 
 // fetchPage gets one page and reads it whole.
-func fetchPage(c *http.Client, url string, decode bool) Result {
+func fetchPage(c *http.Client, url string, decode, keep bool) Result {
 	resp, err := c.Get(url)
 	if err != nil {
 		return Result{Err: err}
@@ -168,6 +171,9 @@ func fetchPage(c *http.Client, url string, decode bool) Result {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	res := Result{Status: resp.StatusCode}
+	if keep {
+		res.Body = body
+	}
 	if err != nil {
 		res.Err = fmt.Errorf("read page: %w", err)
 		return res
@@ -207,7 +213,7 @@ func Saturate(ctx context.Context, c *http.Client, url func(i int) string, worke
 				i := seq
 				seq++
 				mu.Unlock()
-				res := fetchPage(c, url(i), false)
+				res := fetchPage(c, url(i), false, false)
 				if ctx.Err() != nil {
 					return // cut off by the end of the run: not counted
 				}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -25,8 +26,52 @@ type Process struct {
 	exited chan struct{} // closed when the process has been waited for
 	err    error         // Wait's error; read after exited is closed
 
-	mu    sync.Mutex
-	lines []string // the last keepLines lines of output; guarded by mu
+	mu      sync.Mutex
+	lines   []string // the last keepLines lines of output; guarded by mu
+	watches []*Watch // guarded by mu
+}
+
+// Watch counts the lines of a process's output that contain a string,
+// however many lines the process writes. It is safe for concurrent use.
+type Watch struct {
+	substr string
+	n      atomic.Int64
+	mu     sync.Mutex
+	first  []string // the first watchKeep lines seen; guarded by mu
+}
+
+const watchKeep = 3
+
+// Count returns how many lines contained the string so far.
+func (w *Watch) Count() int64 { return w.n.Load() }
+
+// First returns the first few lines that contained the string.
+func (w *Watch) First() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.first...)
+}
+
+func (w *Watch) see(line string) {
+	if !strings.Contains(line, w.substr) {
+		return
+	}
+	w.n.Add(1)
+	w.mu.Lock()
+	if len(w.first) < watchKeep {
+		w.first = append(w.first, line)
+	}
+	w.mu.Unlock()
+}
+
+// Watch starts counting the lines of output, from now on, that contain
+// substr. Unlike Lines it sees every line, not only the last ones kept.
+func (p *Process) Watch(substr string) *Watch {
+	w := &Watch{substr: substr}
+	p.mu.Lock()
+	p.watches = append(p.watches, w)
+	p.mu.Unlock()
+	return w
 }
 
 const keepLines = 200
@@ -99,6 +144,9 @@ func (p *Process) scan(r io.Reader) {
 		p.lines = append(p.lines, line)
 		if len(p.lines) > 2*keepLines {
 			p.lines = append(p.lines[:0], p.lines[len(p.lines)-keepLines:]...)
+		}
+		for _, w := range p.watches {
+			w.see(line)
 		}
 		p.mu.Unlock()
 		if !found && strings.Contains(line, `"listening"`) {

@@ -49,6 +49,10 @@ const (
 	// Goroutines allowed above the count before a scenario once it is
 	// over: idle keep-alive connections (two goroutines each) may differ.
 	goroutineSlack = 16
+	// server.max_inflight of the BFF under test: far above what the load
+	// needs (80 pages/s of ~10ms), below the stalled requests sent at once,
+	// so that stalled requests holding page slots would shed real pages.
+	maxInflight = 200
 )
 
 var services = []string{"user", "catalog", "activity"}
@@ -71,6 +75,36 @@ type scenario struct {
 	// minOpen is how many separate times each hit service's breaker must
 	// be seen open.
 	minOpen int
+	// staysClosed means the fault is not the hit services' failure (a
+	// redirect): their breakers must never leave closed either.
+	staysClosed bool
+	// users is how many distinct user ids the load cycles through; 0
+	// means users. keepBodies keeps every page's body for extra.
+	users      int
+	keepBodies bool
+	// extra, if set, makes the scenario's own probe, started just before
+	// the fault and checked once the load has stopped.
+	extra func() probe
+}
+
+// probe is a scenario's own attack and checks beside the generic ones.
+type probe interface {
+	// start runs just before the fault is injected.
+	start(ctx context.Context, s *suite) error
+	// finish runs once the load has stopped: it adds failed promises to
+	// chk and returns a note for the scenario's line and one for the
+	// summary line ("" for none).
+	finish(ctx context.Context, s *suite, w window, chk *checks) (line, summary string)
+}
+
+// window is what a scenario saw, for a probe's checks.
+type window struct {
+	results          []chaos.Result
+	samples          []sample
+	tInject, tClear  time.Time
+	before, during   counts
+	users            int
+	pagesDuringFault int // pages due between inject and clear
 }
 
 func toxic(kind string, tx chaos.Toxic) func(context.Context, *chaos.Cluster) error {
@@ -160,6 +194,49 @@ var scenarios = []scenario{
 		},
 		hit: map[string][]string{"user": {"upstream_status"}, "catalog": {"bad_response"}}, steady: true, minOpen: 1,
 	},
+	{
+		// The attack is the probe's: requests to the BFF itself.
+		name: "stalled-body", what: fmt.Sprintf("%d GETs announce a body and never send it (%d Content-Length: 1, %d chunked)", stalledLength+stalledChunked, stalledLength, stalledChunked),
+		hold:   2500 * time.Millisecond,
+		inject: func(context.Context, *chaos.Cluster) error { return nil },
+		extra:  func() probe { return &stalledProbe{} },
+	},
+	{
+		name: "redirect-loop", what: "user answers 302 to itself (fakesvc redirect)", hold: 3 * time.Second,
+		inject: func(ctx context.Context, c *chaos.Cluster) error {
+			return c.Fakes["user"].SetFaults(ctx, `{"redirect": {}}`)
+		},
+		clear: func(ctx context.Context, c *chaos.Cluster) error { return c.Fakes["user"].ClearFaults(ctx) },
+		// A redirect not followed is not the service failing: the breaker
+		// stays closed, and the stale cache may cover the section.
+		hit: map[string][]string{"user": {"upstream_status"}}, steady: true, staysClosed: true,
+		extra: func() probe { return &redirectProbe{} },
+	},
+	{
+		name: "desync", what: fmt.Sprintf("user follows %.0f%% of answers with a stray one for another user: in the same write with a foreign X-Request-Id, then 20ms later without one (fakesvc desync)", desyncRate*100),
+		hold: 4 * time.Second,
+		inject: func(ctx context.Context, c *chaos.Cluster) error {
+			return c.Fakes["user"].SetFaults(ctx, desyncFaults(false))
+		},
+		during: func(ctx context.Context, c *chaos.Cluster, hold time.Duration) error {
+			time.Sleep(hold / 2)
+			if err := c.Fakes["user"].SetFaults(ctx, desyncFaults(true)); err != nil {
+				return err
+			}
+			time.Sleep(hold / 2)
+			return nil
+		},
+		clear: func(ctx context.Context, c *chaos.Cluster) error { return c.Fakes["user"].ClearFaults(ctx) },
+		// Every page asks for its own user, so no section can hide behind
+		// a cached value, and a foreign one shows. timeout: a call sent on
+		// a connection out of step may wait for an answer that never
+		// comes (the fake drops what it reads after a desync). pagebff
+		// keeps in its pool a connection whose answer it refused for
+		// naming another user: net/http has already seen the end of the
+		// body (see docs/chaos.md).
+		hit: map[string][]string{"user": {"bad_response", "timeout"}}, users: 1 << 30, keepBodies: true,
+		extra: func() probe { return &desyncProbe{} },
+	},
 }
 
 func TestChaos(t *testing.T) {
@@ -180,11 +257,12 @@ func TestChaos(t *testing.T) {
 	err = c.StartBFF(*bffBin,
 		"BFF_DEFAULTS_BREAKER_OPEN_TIMEOUT="+openTimeout.String(),
 		fmt.Sprintf("BFF_DEFAULTS_BREAKER_CONSECUTIVE_FAILURES=%d", consecutiveFailures),
+		fmt.Sprintf("BFF_SERVER_MAX_INFLIGHT=%d", maxInflight),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &suite{c: c}
+	s := &suite{c: c, intruderLines: c.BFF.Watch(intruderMark), strayIDLines: c.BFF.Watch(strayIDMark), unsolicited: c.BFF.Watch("Unsolicited response")}
 	if _, err := c.Metrics(ctx); errors.Is(err, chaos.ErrNoMetrics) {
 		fmt.Println("chaos: TODO: the BFF has no /metrics yet: breaker states are read from section codes, and the goroutine check is skipped")
 	} else if err != nil {
@@ -211,6 +289,11 @@ func TestChaos(t *testing.T) {
 			summaries = append(summaries, s.run(t, sc))
 		})
 	}
+	if *only == "" || strings.Contains("fd-pressure", *only) {
+		t.Run("fd-pressure", func(t *testing.T) {
+			summaries = append(summaries, s.fdPressure(t))
+		})
+	}
 
 	// No growth across the whole suite either.
 	gEnd := s.goroutines()
@@ -229,8 +312,12 @@ func TestChaos(t *testing.T) {
 	if gStart >= 0 {
 		gNote = fmt.Sprintf("goroutines %.0f after warm-up, %.0f at the end", gStart, gEnd)
 	}
-	fmt.Printf("chaos: summary (%.0f pages/s, breaker open_timeout %v, %d consecutive failures; setup %.1fs, total %.1fs; %s)\n",
-		*rate, openTimeout, consecutiveFailures, setup.Seconds(), time.Since(began).Seconds(), gNote)
+	defences := ""
+	if len(s.notes) > 0 {
+		defences = " | " + strings.Join(s.notes, " | ")
+	}
+	fmt.Printf("chaos: summary (%.0f pages/s, breaker open_timeout %v, %d consecutive failures; setup %.1fs, total %.1fs; %s)%s\n",
+		*rate, openTimeout, consecutiveFailures, setup.Seconds(), time.Since(began).Seconds(), gNote, defences)
 	for _, l := range summaries {
 		fmt.Println(l)
 	}
@@ -239,6 +326,10 @@ func TestChaos(t *testing.T) {
 type suite struct {
 	c       *chaos.Cluster
 	metrics bool // the BFF serves /metrics
+	// Lines of the BFF's output, all run long, holding a stray answer's
+	// bytes, its X-Request-Id, or net/http's note about one.
+	intruderLines, strayIDLines, unsolicited *chaos.Watch
+	notes                                    []string // probes' notes for the summary line
 }
 
 // sample is one metrics poll.
@@ -246,6 +337,7 @@ type sample struct {
 	at         time.Time
 	state      map[string]float64 // breaker state by service
 	goroutines float64
+	inflight   float64 // bff_inflight_pages
 }
 
 // poller scrapes /metrics every pollEvery until stopped.
@@ -258,17 +350,23 @@ type poller struct {
 }
 
 func (s *suite) poll() *poller {
-	p := &poller{stop: make(chan struct{}), done: make(chan struct{})}
 	if !s.metrics {
+		p := &poller{stop: make(chan struct{}), done: make(chan struct{})}
 		close(p.done)
 		return p
 	}
+	return pollWith(s.sample)
+}
+
+// pollWith calls sample every pollEvery until stopped.
+func pollWith(sampleNow func() (sample, error)) *poller {
+	p := &poller{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		tick := time.NewTicker(pollEvery)
 		defer tick.Stop()
 		for {
-			sm, err := s.sample()
+			sm, err := sampleNow()
 			p.mu.Lock()
 			if err != nil {
 				p.errs = append(p.errs, err)
@@ -299,9 +397,14 @@ func (p *poller) finish() ([]sample, []error) {
 }
 
 func (s *suite) sample() (sample, error) {
+	return sampleOf(s.c.Metrics)
+}
+
+// sampleOf scrapes once, within 2s.
+func sampleOf(scrape func(context.Context) (chaos.Metrics, error)) (sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	m, err := s.c.Metrics(ctx)
+	m, err := scrape(ctx)
 	if err != nil {
 		return sample{}, err
 	}
@@ -318,6 +421,7 @@ func (s *suite) sample() (sample, error) {
 		return sm, errors.New("no go_goroutines")
 	}
 	sm.goroutines = g
+	sm.inflight, _ = m.Find("bff_inflight_pages")
 	return sm, nil
 }
 
@@ -424,11 +528,26 @@ func (s *suite) run(t *testing.T, sc scenario) string {
 	}
 	g0 := s.goroutines()
 
+	nusers := sc.users
+	if nusers == 0 {
+		nusers = users
+	}
+	var pr probe
+	if sc.extra != nil {
+		pr = sc.extra()
+	}
 	client := chaos.NewClient(5 * time.Second)
 	p := s.poll()
-	run := chaos.Load{Rate: *rate, URL: s.c.PageURL(users), Client: client, Decode: true, MaxInflight: 500}.Start()
+	run := chaos.Load{Rate: *rate, URL: s.c.PageURL(nusers), Client: client, Decode: true, KeepBody: sc.keepBodies, MaxInflight: 500}.Start()
 	time.Sleep(time.Second) // healthy lead-in
 	before := s.counters(ctx)
+	if pr != nil {
+		if err := pr.start(ctx, s); err != nil {
+			run.Stop()
+			p.finish()
+			t.Fatalf("probe: %v", err)
+		}
+	}
 	tInject := time.Now()
 	if err := sc.inject(ctx, s.c); err != nil {
 		run.Stop()
@@ -560,12 +679,24 @@ func (s *suite) run(t *testing.T, sc scenario) string {
 	// open_timeout, close once the service is back; the others never open.
 	var breakerNotes []string
 	for _, svc := range services {
-		if _, hit := sc.hit[svc]; !hit {
+		if _, hit := sc.hit[svc]; !hit || sc.staysClosed {
 			for _, sm := range samples {
 				if sm.state[svc] != 0 {
-					chk.add("breaker of an unaffected service opened", "%s state %v at +%v", svc, sm.state[svc], sm.at.Sub(tInject).Round(time.Millisecond))
+					what := "breaker of an unaffected service opened"
+					if hit {
+						what = "breaker opened on a fault that is not the service's"
+					}
+					chk.add(what, "%s state %v at +%v", svc, sm.state[svc], sm.at.Sub(tInject).Round(time.Millisecond))
 					break
 				}
+			}
+			if !hit {
+				continue
+			}
+			if firstOpen[svc].IsZero() {
+				breakerNotes = append(breakerNotes, svc+" breaker stayed closed")
+			} else {
+				chk.add("breaker opened on a fault that is not the service's", "%s answered circuit_open from +%v", svc, firstOpen[svc].Sub(tInject).Round(time.Millisecond))
 			}
 			continue
 		}
@@ -625,6 +756,21 @@ func (s *suite) run(t *testing.T, sc scenario) string {
 		}
 	}
 
+	var extraNote string
+	if pr != nil {
+		w := window{results: results, samples: samples, tInject: tInject, tClear: tClear, before: before, during: during, users: nusers}
+		for _, r := range results {
+			if !r.Due.Before(tInject) && r.Due.Before(tClear) {
+				w.pagesDuringFault++
+			}
+		}
+		var summary string
+		extraNote, summary = pr.finish(ctx, s, w, chk)
+		if summary != "" {
+			s.notes = append(s.notes, summary)
+		}
+	}
+
 	lat := chaos.Latencies(results)
 	pass := chk.report()
 	verdict := "PASS"
@@ -644,6 +790,9 @@ func (s *suite) run(t *testing.T, sc scenario) string {
 	if len(sc.hit) == 0 {
 		line = fmt.Sprintf("chaos: %-13s %-4s %d pages, %d×200, p50 %v p99 %v max %v | %s | %s",
 			sc.name, verdict, len(results), ok200, ms(chaos.Percentile(lat, .5)), ms(chaos.Percentile(lat, .99)), ms(worst), sc.what, gNote)
+	}
+	if extraNote != "" {
+		line += " | " + extraNote
 	}
 	fmt.Println(line)
 	return line

@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	addr := fs.String("addr", envOr(getenv, "FAKESVC_ADDR", "127.0.0.1:0"), "listen address; port 0 picks a free one (env FAKESVC_ADDR)")
 	minLatency := fs.Duration("min-latency", 5*time.Millisecond, "least latency of a healthy answer")
 	maxLatency := fs.Duration("max-latency", 20*time.Millisecond, "most latency of a healthy answer")
+	echo := fs.Bool("echo-request-id", true, "echo a request's X-Request-Id on the answer, as real services commonly do")
 	faults := fs.String("faults", "", `faults to start with, as the JSON body of PUT /_chaos (e.g. '{"tail": {"rate": 0.02, "delay": "1s"}}')`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *maxLatency < *minLatency {
 		return fmt.Errorf("--max-latency %v is below --min-latency %v", *maxLatency, *minLatency)
 	}
-	svc, err := fakesvc.New(*kind, fakesvc.Options{MinLatency: *minLatency, MaxLatency: *maxLatency})
+	svc, err := fakesvc.New(*kind, fakesvc.Options{MinLatency: *minLatency, MaxLatency: *maxLatency, NoRequestID: !*echo})
 	if err != nil {
 		return fmt.Errorf("--kind: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -156,6 +157,68 @@ func TestRunShutsDownWithHangingRequests(t *testing.T) {
 	}
 	if err := <-done; err == nil {
 		t.Error("the hanging request got an answer; want a cut connection")
+	}
+}
+
+func TestRunEchoesRequestID(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"by default", nil, "r-42"},
+		{"unless told not to", []string{"--echo-request-id=false"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startRun(t, append([]string{"--kind", "user"}, tt.args...)...)
+			client := &http.Client{Timeout: 5 * time.Second}
+			defer client.CloseIdleConnections()
+			req, _ := http.NewRequest(http.MethodGet, s.url+"/users/abc", nil)
+			req.Header.Set("X-Request-Id", "r-42")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("X-Request-Id"); got != tt.want {
+				t.Errorf("X-Request-Id = %q, want %q", got, tt.want)
+			}
+			if err := s.stop(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestRunShutsDownWithDesyncedConnections(t *testing.T) {
+	s := startRun(t, "--kind", "user", "--faults", `{"desync": {"delay": "10s"}}`)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, "GET /users/abc HTTP/1.1\r\nHost: fake\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// The stray answer is 10s away; stopping must not wait for it.
+	begin := time.Now()
+	if err := s.stop(); err != nil {
+		t.Errorf("run = %v, want nil", err)
+	}
+	if _, err := br.ReadByte(); err == nil {
+		t.Error("read a byte after shutdown; want the connection cut")
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Errorf("shutdown took %v with a connection waiting to desync", d)
 	}
 }
 

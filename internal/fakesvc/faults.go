@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -68,6 +70,36 @@ type ErrorFault struct {
 	Status int `json:"status,omitempty"`
 }
 
+// Redirect answers Status (default 302) with a Location header: Target, or,
+// when Target is empty, the request's own path and query — a redirect
+// loop for any client that follows it.
+type Redirect struct {
+	Scope
+	Status int    `json:"status,omitempty"`
+	Target string `json:"target,omitempty"`
+}
+
+// Desync answers the request as usual and then writes a whole second
+// HTTP/1.1 response on the same connection, one nobody asked for: the user
+// record of "intruder-<n>" (whatever the kind), with an X-Request-Id
+// ("desync-<n>") that is not the request's. It is a response desync: a
+// client that reads the stray answer as the answer to its next request on
+// that connection shows one user another user's data. The connection is
+// hijacked (http.Hijacker) for it, held open until the client closes it
+// or a second passes, then closed; a request sent on it meanwhile is read
+// by nobody.
+type Desync struct {
+	Scope
+	// Delay, when set, writes the stray answer this long after the real
+	// one instead of in the same write: the connection then sits in the
+	// client's pool with the stray answer still to come, and the next
+	// request sent on it reads it.
+	Delay Duration `json:"delay,omitempty"`
+	// Bare leaves X-Request-Id off the stray answer, so only its body
+	// names another user.
+	Bare bool `json:"bare,omitempty"`
+}
+
 // Trickle sends the body Chunk bytes (default 16) at a time, one chunk
 // every Every (default 50ms), flushing each: a body that arrives slowly.
 type Trickle struct {
@@ -109,8 +141,10 @@ type Empty struct {
 // zero Faults is a healthy service.
 //
 // Per request they apply in this order: reset, hang, latency and tail
-// (their delays add up), error, then the answer's body — empty or
-// malformed, sent by trickle, cut short by truncate.
+// (their delays add up), error, redirect, then the answer's body — empty
+// or malformed, followed by a stray answer (desync), or sent by trickle
+// and cut short by truncate. A request desync hits is neither trickled
+// nor truncated.
 type Faults struct {
 	// Latency delays answers (see Latency).
 	Latency *Latency `json:"latency,omitempty"`
@@ -118,6 +152,8 @@ type Faults struct {
 	Tail *Latency `json:"tail,omitempty"`
 	// Error answers an error status instead of data.
 	Error *ErrorFault `json:"error,omitempty"`
+	// Redirect answers a 3xx instead of data.
+	Redirect *Redirect `json:"redirect,omitempty"`
 	// Hang never answers: the request is held until the client gives up
 	// (or the service closes, which cuts the connection).
 	Hang *Scope `json:"hang,omitempty"`
@@ -132,10 +168,13 @@ type Faults struct {
 	Empty *Empty `json:"empty,omitempty"`
 	// Reset resets the TCP connection (RST) without answering.
 	Reset *Scope `json:"reset,omitempty"`
+	// Desync follows the answer with a stray second answer for another
+	// user on the same connection.
+	Desync *Desync `json:"desync,omitempty"`
 }
 
 // faultNames lists the faults in the order they apply.
-var faultNames = []string{"reset", "hang", "latency", "tail", "error", "empty", "malformed", "trickle", "truncate"}
+var faultNames = []string{"reset", "hang", "latency", "tail", "error", "redirect", "empty", "malformed", "desync", "trickle", "truncate"}
 
 // scopes returns the Scope of every fault that is on, by name.
 func (f *Faults) scopes() map[string]*Scope {
@@ -155,6 +194,9 @@ func (f *Faults) scopes() map[string]*Scope {
 	if f.Error != nil {
 		m["error"] = &f.Error.Scope
 	}
+	if f.Redirect != nil {
+		m["redirect"] = &f.Redirect.Scope
+	}
 	if f.Empty != nil {
 		m["empty"] = &f.Empty.Scope
 	}
@@ -166,6 +208,9 @@ func (f *Faults) scopes() map[string]*Scope {
 	}
 	if f.Truncate != nil {
 		m["truncate"] = f.Truncate
+	}
+	if f.Desync != nil {
+		m["desync"] = &f.Desync.Scope
 	}
 	return m
 }
@@ -183,6 +228,10 @@ func (f Faults) without(name string) Faults {
 		f.Tail = nil
 	case "error":
 		f.Error = nil
+	case "redirect":
+		f.Redirect = nil
+	case "desync":
+		f.Desync = nil
 	case "empty":
 		f.Empty = nil
 	case "malformed":
@@ -216,6 +265,16 @@ func (f Faults) Validate() error {
 	if f.Error != nil && f.Error.Status != 0 && (f.Error.Status < 400 || f.Error.Status > 599) {
 		errs = append(errs, fmt.Errorf("error.status: %d is not allowed; want 400 to 599 (default 500)", f.Error.Status))
 	}
+	if f.Redirect != nil {
+		switch f.Redirect.Status {
+		case 0, 301, 302, 303, 307, 308:
+		default:
+			errs = append(errs, fmt.Errorf("redirect.status: %d is not allowed; want 301, 302, 303, 307 or 308 (default 302)", f.Redirect.Status))
+		}
+		if t := f.Redirect.Target; t != "" && !validTarget(t) {
+			errs = append(errs, fmt.Errorf("redirect.target: %q is not allowed; want an absolute http:// or https:// URL or a path starting with /", t))
+		}
+	}
 	if f.Trickle != nil && f.Trickle.Chunk < 0 {
 		errs = append(errs, fmt.Errorf("trickle.chunk: %d is not allowed; want a number of bytes ≥ 1 (default 16)", f.Trickle.Chunk))
 	}
@@ -234,4 +293,16 @@ func (f Faults) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validTarget reports whether t is an absolute http(s) URL or a path.
+func validTarget(t string) bool {
+	u, err := url.Parse(t)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "" && u.Host == "" {
+		return strings.HasPrefix(t, "/") && !strings.HasPrefix(t, "//")
+	}
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

@@ -27,6 +27,10 @@ type Options struct {
 	// Rand draws in [0, 1) for rates and jitter; nil means math/rand/v2.
 	// It is called from many goroutines at once.
 	Rand func() float64
+	// NoRequestID stops the service echoing a request's X-Request-Id on
+	// its answers. The zero value echoes it, as real services commonly
+	// do (and as pagebff checks when they do).
+	NoRequestID bool
 }
 
 // Service plays one downstream service with realistic data and takes faults
@@ -40,20 +44,22 @@ type Options struct {
 // applied. A Service is safe for concurrent use; Close releases requests
 // held by the hang fault.
 type Service struct {
-	kind string
-	data http.Handler
-	now  func() time.Time
-	rand func() float64
-	done chan struct{} // closed by Close: releases hanging requests
-	once sync.Once
+	kind   string
+	data   http.Handler
+	now    func() time.Time
+	rand   func() float64
+	noEcho bool          // Options.NoRequestID
+	done   chan struct{} // closed by Close: releases hanging requests
+	once   sync.Once
 
 	mu     sync.Mutex
 	faults Faults    // guarded by mu
 	setAt  time.Time // when faults were set; guarded by mu
 
-	requests atomic.Int64
-	inflight atomic.Int64
-	hits     map[string]*atomic.Int64 // by fault name; the map is fixed at New
+	requests  atomic.Int64
+	inflight  atomic.Int64
+	intruders atomic.Int64             // stray answers written by desync, numbering them
+	hits      map[string]*atomic.Int64 // by fault name; the map is fixed at New
 }
 
 var _ http.Handler = (*Service)(nil)
@@ -64,7 +70,7 @@ func New(kind string, opt Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{kind: kind, data: data, now: opt.Now, rand: opt.Rand, done: make(chan struct{}), hits: make(map[string]*atomic.Int64, len(faultNames))}
+	s := &Service{kind: kind, data: data, now: opt.Now, rand: opt.Rand, noEcho: opt.NoRequestID, done: make(chan struct{}), hits: make(map[string]*atomic.Int64, len(faultNames))}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -237,11 +243,26 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	if !s.sleep(r, delay) {
 		return
 	}
+	if id := r.Header.Get("X-Request-Id"); id != "" && !s.noEcho {
+		w.Header().Set("X-Request-Id", id)
+	}
 	if f.Error != nil && s.hit("error", &f.Error.Scope) {
 		status := f.Error.Status
 		if status == 0 {
 			status = http.StatusInternalServerError
 		}
+		writeError(w, status, fmt.Sprintf("%s: injected fault: %d %s", s.kind, status, http.StatusText(status)))
+		return
+	}
+	if f.Redirect != nil && s.hit("redirect", &f.Redirect.Scope) {
+		status, loc := f.Redirect.Status, f.Redirect.Target
+		if status == 0 {
+			status = http.StatusFound
+		}
+		if loc == "" {
+			loc = r.URL.RequestURI() // itself: a loop
+		}
+		w.Header().Set("Location", loc)
 		writeError(w, status, fmt.Sprintf("%s: injected fault: %d %s", s.kind, status, http.StatusText(status)))
 		return
 	}
@@ -263,6 +284,10 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	for k, v := range rec.header {
 		h[k] = v
+	}
+	if f.Desync != nil && s.hit("desync", &f.Desync.Scope) {
+		s.desync(w, r, status, body, f.Desync)
+		return
 	}
 	if status == http.StatusNoContent {
 		h.Del("Content-Type")
@@ -347,6 +372,92 @@ func (s *Service) trickle(w http.ResponseWriter, r *http.Request, body []byte, t
 		}
 	}
 	return true
+}
+
+// desync writes the answer (status, w's headers, body) and then a stray
+// second answer itself, on the hijacked connection: in one write, or the
+// stray one d.Delay later. It then holds the connection until the client
+// closes it, a second passes or the service closes.
+func (s *Service) desync(w http.ResponseWriter, r *http.Request, status int, body []byte, d *Desync) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	h := w.Header().Clone()
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer conn.Close()
+	// Close cuts the connection wherever the handler waits.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-s.done:
+			_ = conn.Close()
+		case <-stop:
+		}
+	}()
+
+	var out bytes.Buffer
+	if status == http.StatusNoContent {
+		h.Del("Content-Length")
+		h.Del("Content-Type")
+		body = nil
+	} else {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	if r.Method == http.MethodHead {
+		body = nil
+	}
+	writeResponse(&out, status, h, body)
+	stray := s.stray(d.Bare)
+	if d.Delay == 0 {
+		out.Write(stray) // the same write: both answers in one segment
+	}
+	if _, err := conn.Write(out.Bytes()); err != nil {
+		return
+	}
+	if d.Delay > 0 {
+		t := time.NewTimer(time.Duration(d.Delay))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.done:
+			return
+		}
+		if _, err := conn.Write(stray); err != nil {
+			return
+		}
+	}
+	// Hold the connection as a server that thinks all is well would; a
+	// request sent on it is read and dropped.
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.Copy(io.Discard, conn)
+}
+
+// stray returns a whole HTTP/1.1 answer nobody asked for: the record of
+// user "intruder-<n>", with X-Request-Id "desync-<n>" unless bare.
+func (s *Service) stray(bare bool) []byte {
+	n := s.intruders.Add(1)
+	body, _ := json.Marshal(user(fmt.Sprintf("intruder-%d", n)))
+	body = append(body, '\n')
+	h := http.Header{"Content-Type": {"application/json"}, "Content-Length": {strconv.Itoa(len(body))}}
+	if !bare {
+		h.Set("X-Request-Id", fmt.Sprintf("desync-%d", n))
+	}
+	var out bytes.Buffer
+	writeResponse(&out, http.StatusOK, h, body)
+	return out.Bytes()
+}
+
+// writeResponse writes an HTTP/1.1 response in wire format.
+func writeResponse(out *bytes.Buffer, status int, h http.Header, body []byte) {
+	fmt.Fprintf(out, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
+	_ = h.Write(out)
+	out.WriteString("\r\n")
+	out.Write(body)
 }
 
 // reset closes the connection with a TCP RST: the client reads "connection

@@ -1,12 +1,16 @@
 package fakesvc_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,6 +212,8 @@ func TestControlAPIRefusesBadFaults(t *testing.T) {
 		{"bare number duration", `{"latency": {"delay": 200}}`, []string{"Go duration"}},
 		{"negative duration", `{"latency": {"delay": "-1s"}}`, []string{"negative"}},
 		{"latency without delay", `{"latency": {}}`, []string{"latency.delay"}},
+		{"redirect status and target", `{"redirect": {"status": 200, "target": "ftp://example.com/x"}}`, []string{"redirect.status", "redirect.target"}},
+		{"redirect to a scheme-relative URL", `{"redirect": {"target": "//example.com/x"}}`, []string{"redirect.target"}},
 		{"every problem at once", `{"error": {"status": 200, "rate": 2}, "malformed": {"form": "xml"}, "empty": {"form": "zero"}, "trickle": {"chunk": -1}}`,
 			[]string{"error.status", "error.rate", "malformed.form", "empty.form", "trickle.chunk"}},
 	}
@@ -296,6 +302,12 @@ func TestFaults(t *testing.T) {
 		{"reset", "user", `{"reset": {}}`, func(t *testing.T, o outcome) {
 			if !errors.Is(o.err, syscall.ECONNRESET) {
 				t.Errorf("got %d %v, want connection reset by peer", o.code, o.err)
+			}
+		}},
+		{"desync: the real answer first", "user", `{"desync": {}}`, func(t *testing.T, o outcome) {
+			wantOK(t, o)
+			if !strings.Contains(string(o.body), `"id":"abc"`) || strings.Contains(string(o.body), "intruder") {
+				t.Errorf("body %s, want abc's record alone", o.body)
 			}
 		}},
 		{"error after latency", "user", `{"latency": {"delay": "40ms"}, "error": {"status": 502}}`, func(t *testing.T, o outcome) {
@@ -565,5 +577,199 @@ func TestStartDemo(t *testing.T) {
 	}
 	if code, _, _ := fetch(t, d.URLs["user"]+"/users/abc"); code != 503 {
 		t.Errorf("demo user with an error fault answered %d, want 503", code)
+	}
+}
+
+func TestRedirect(t *testing.T) {
+	noFollow := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	tests := []struct {
+		name, faults, path string
+		wantStatus         int
+		wantLocation       string
+	}{
+		{"to itself by default", `{"redirect": {}}`, "/users/abc?x=1", 302, "/users/abc?x=1"},
+		{"to a target", `{"redirect": {"target": "http://127.0.0.1:1/elsewhere"}}`, "/users/abc", 302, "http://127.0.0.1:1/elsewhere"},
+		{"with a status", `{"redirect": {"status": 308, "target": "/users/def"}}`, "/users/abc", 308, "/users/def"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, s := start(t, "user", fakesvc.Options{})
+			if code, body := put(t, s, tt.faults); code != http.StatusOK {
+				t.Fatalf("PUT = %d %s", code, body)
+			}
+			req, _ := http.NewRequest(http.MethodGet, s.URL+tt.path, nil)
+			req.Header.Set("X-Request-Id", "r-1")
+			resp, err := noFollow.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus || resp.Header.Get("Location") != tt.wantLocation {
+				t.Errorf("got %d Location %q, want %d %q", resp.StatusCode, resp.Header.Get("Location"), tt.wantStatus, tt.wantLocation)
+			}
+			if got := resp.Header.Get("X-Request-Id"); got != "r-1" {
+				t.Errorf("X-Request-Id = %q, want the request's echoed", got)
+			}
+			if st := svc.Status(); st.Requests != 1 || st.Faulted["redirect"] != 1 {
+				t.Errorf("requests %d, faulted %v; want 1 and redirect=1", st.Requests, st.Faulted)
+			}
+		})
+	}
+
+	t.Run("a client that follows loops, each hop counted", func(t *testing.T) {
+		svc, s := start(t, "user", fakesvc.Options{})
+		if code, body := put(t, s, `{"redirect": {}}`); code != http.StatusOK {
+			t.Fatalf("PUT = %d %s", code, body)
+		}
+		// net/http gives up after 10 requests.
+		if _, _, err := fetch(t, s.URL+"/users/abc"); err == nil || !strings.Contains(err.Error(), "redirects") {
+			t.Fatalf("GET = %v, want the client to stop after too many redirects", err)
+		}
+		if st := svc.Status(); st.Requests != 10 || st.Faulted["redirect"] != 10 {
+			t.Errorf("requests %d, faulted %v; want 10 and redirect=10", st.Requests, st.Faulted)
+		}
+	})
+}
+
+// rawGet sends a GET on a new connection and returns the connection and a
+// reader over it, closed with the test.
+func rawGet(t *testing.T, srv *httptest.Server, path, requestID string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: fake\r\nX-Request-Id: "+requestID+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	return conn, bufio.NewReader(conn)
+}
+
+// readAnswer reads one response from br: its X-Request-Id and the id of the
+// user record in its body.
+func readAnswer(t *testing.T, br *bufio.Reader) (requestID, userID string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("read answer: %v", err)
+	}
+	defer resp.Body.Close()
+	var u struct{ ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("answer %d: %v", resp.StatusCode, err)
+	}
+	return resp.Header.Get("X-Request-Id"), u.ID
+}
+
+func TestDesync(t *testing.T) {
+	tests := []struct {
+		name, faults string
+		wantStrayID  string // the stray answer's X-Request-Id
+		minGap       time.Duration
+	}{
+		{"in the same write", `{"desync": {}}`, "desync-1", 0},
+		{"bare", `{"desync": {"bare": true}}`, "", 0},
+		{"later", `{"desync": {"delay": "60ms"}}`, "desync-1", 60 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, s := start(t, "user", fakesvc.Options{})
+			if code, body := put(t, s, tt.faults); code != http.StatusOK {
+				t.Fatalf("PUT = %d %s", code, body)
+			}
+			conn, br := rawGet(t, s, "/users/abc", "req-1")
+			if rid, uid := readAnswer(t, br); rid != "req-1" || uid != "abc" {
+				t.Errorf("first answer: X-Request-Id %q, id %q; want req-1 and abc", rid, uid)
+			}
+			first := time.Now()
+			// Asked for nothing more, the connection still carries a
+			// whole second answer, for another user.
+			rid, uid := readAnswer(t, br)
+			if rid != tt.wantStrayID || uid != "intruder-1" {
+				t.Errorf("stray answer: X-Request-Id %q, id %q; want %q and intruder-1", rid, uid, tt.wantStrayID)
+			}
+			if gap := time.Since(first); gap < tt.minGap-5*time.Millisecond {
+				t.Errorf("stray answer %v after the first, want ≥ %v", gap, tt.minGap)
+			}
+			// Then the connection is held, not closed.
+			_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, err := br.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("after the stray answer: %v, want the connection held open", err)
+			}
+			if st := svc.Status(); st.Requests != 1 || st.Faulted["desync"] != 1 {
+				t.Errorf("requests %d, faulted %v; want 1 and desync=1", st.Requests, st.Faulted)
+			}
+		})
+	}
+
+	t.Run("stray answers are numbered", func(t *testing.T) {
+		_, s := start(t, "user", fakesvc.Options{})
+		if code, body := put(t, s, `{"desync": {}}`); code != http.StatusOK {
+			t.Fatalf("PUT = %d %s", code, body)
+		}
+		for i := 1; i <= 2; i++ {
+			_, br := rawGet(t, s, "/users/abc", "r")
+			readAnswer(t, br)
+			if _, uid := readAnswer(t, br); uid != fmt.Sprintf("intruder-%d", i) {
+				t.Errorf("stray answer %d names %q", i, uid)
+			}
+		}
+	})
+
+	t.Run("close cuts a connection waiting to desync", func(t *testing.T) {
+		svc, s := start(t, "user", fakesvc.Options{})
+		if code, body := put(t, s, `{"desync": {"delay": "10s"}}`); code != http.StatusOK {
+			t.Fatalf("PUT = %d %s", code, body)
+		}
+		_, br := rawGet(t, s, "/users/abc", "r")
+		readAnswer(t, br)
+		svc.Close()
+		begin := time.Now()
+		if _, err := br.ReadByte(); err == nil {
+			t.Error("read a byte after Close; want the connection cut")
+		}
+		if d := time.Since(begin); d > 2*time.Second {
+			t.Errorf("cut after %v, want at once", d)
+		}
+	})
+}
+
+func TestRequestIDEcho(t *testing.T) {
+	tests := []struct {
+		name   string
+		opt    fakesvc.Options
+		faults string
+		sent   string
+		want   string
+	}{
+		{"echoed by default", fakesvc.Options{}, "", "abc-1", "abc-1"},
+		{"echoed on an error", fakesvc.Options{}, `{"error": {"status": 503}}`, "abc-1", "abc-1"},
+		{"echoed on empty data", fakesvc.Options{}, `{"empty": {"form": "no_content"}}`, "abc-1", "abc-1"},
+		{"none sent, none echoed", fakesvc.Options{}, "", "", ""},
+		{"switched off", fakesvc.Options{NoRequestID: true}, "", "abc-1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, s := start(t, "user", tt.opt)
+			if tt.faults != "" {
+				if code, body := put(t, s, tt.faults); code != http.StatusOK {
+					t.Fatalf("PUT = %d %s", code, body)
+				}
+			}
+			req, _ := http.NewRequest(http.MethodGet, s.URL+"/users/abc", nil)
+			if tt.sent != "" {
+				req.Header.Set("X-Request-Id", tt.sent)
+			}
+			resp, err := srv(t).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if _, ok := resp.Header["X-Request-Id"]; ok != (tt.want != "") || resp.Header.Get("X-Request-Id") != tt.want {
+				t.Errorf("X-Request-Id = %q (present %v), want %q", resp.Header.Get("X-Request-Id"), ok, tt.want)
+			}
+		})
 	}
 }
