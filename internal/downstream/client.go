@@ -256,17 +256,20 @@ func (c *Client) readBody(ctx context.Context, resp *http.Response, call bff.Cal
 	}
 	norm, err := c.check(body, call)
 	if err != nil {
-		// The body is read but its end is not: the deferred Close drops
-		// the connection. A chunked body has already reached its end and
-		// its connection is back in the pool, so the pool's idle
-		// connections go instead: one of them may be out of step.
-		if resp.ContentLength < 0 && c.tr != nil {
+		// The connection this came on may be out of step with its
+		// requests, and it is already back in the pool: net/http returns
+		// io.EOF with the last byte of a body, Content-Length or chunked,
+		// and pools the connection then (a refused answer used to leave
+		// it there, and the next call on it waited for an answer that
+		// never came). The pool's idle connections go, that one with them.
+		if c.tr != nil {
 			c.tr.CloseIdleConnections()
 		}
 		return bff.Response{}, err
 	}
-	// Read on to EOF so the connection goes back to the pool; net/http
-	// never returns bytes past Content-Length.
+		// Read on to EOF so the connection goes back to the pool (when the
+	// last byte did not already bring EOF); net/http never returns bytes
+	// past Content-Length.
 	if resp.ContentLength >= 0 {
 		if _, err := resp.Body.Read(make([]byte, 1)); err != nil && err != io.EOF {
 			return bff.Response{}, c.transportError(ctx, err, "connection failed while reading the body")

@@ -190,6 +190,46 @@ func TestRequestIDMismatchIsBadResponse(t *testing.T) {
 	}
 }
 
+// TestRefusedAnswerClosesItsConnection: a body refused after it was read
+// (another user's record) left its connection in the pool, out of step
+// with its requests; the next call on it timed out. Found by the chaos
+// suite's desync scenario.
+func TestRefusedAnswerClosesItsConnection(t *testing.T) {
+	for _, chunked := range []bool{false, true} {
+		var conns atomic.Int64
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body := `{"id":"abc"}`
+			if strings.HasSuffix(r.URL.Path, "/victim") {
+				body = `{"id":"intruder"}`
+			}
+			if chunked {
+				w.(http.Flusher).Flush() // no Content-Length
+			}
+			_, _ = w.Write([]byte(body))
+		}))
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		srv.Start()
+		c := newClient(t, srv.URL, nil)
+		if _, err := fetch(t, c, "abc", "r1"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, mustErr(fetch(t, c, "victim", "r2")), bff.CodeBadResponse)
+		if _, err := fetch(t, c, "abc", "r3"); err != nil {
+			t.Fatal(err)
+		}
+		if n := conns.Load(); n != 2 {
+			t.Fatalf("chunked=%v: %d connections, want 2: the refused answer's connection must not be reused", chunked, n)
+		}
+		srv.Close()
+	}
+}
+
+func mustErr(_ bff.Response, err error) error { return err }
+
 func TestIdentityField(t *testing.T) {
 	tests := []struct {
 		name, body string
