@@ -229,11 +229,11 @@ var scenarios = []scenario{
 		clear: func(ctx context.Context, c *chaos.Cluster) error { return c.Fakes["user"].ClearFaults(ctx) },
 		// Every page asks for its own user, so no section can hide behind
 		// a cached value, and a foreign one shows. timeout: a call sent on
-		// a connection out of step may wait for an answer that never
-		// comes (the fake drops what it reads after a desync). pagebff
-		// keeps in its pool a connection whose answer it refused for
-		// naming another user: net/http has already seen the end of the
-		// body (see docs/chaos.md).
+		// a connection in the 20ms before its late stray arrives waits for
+		// an answer the fake never sends (it stops reading after a
+		// desync), as with a hung service; pagebff closes every refused
+		// answer's connection, so this stays rare (it was 11-29 a run while
+		// refused answers' connections went back to the pool).
 		hit: map[string][]string{"user": {"bad_response", "timeout"}}, users: 1 << 30, keepBodies: true,
 		extra: func() probe { return &desyncProbe{} },
 	},
