@@ -1,7 +1,13 @@
 package h1
 
 import (
+	"fmt"
 	"io"
+)
+
+var (
+	errRawTooLarge      = fmt.Errorf("%w (framing and encoding included)", ErrBodyTooLarge)
+	errChunkLineTooLong = badResponse("chunk-size line too long")
 )
 
 type bodyMode uint8
@@ -26,11 +32,19 @@ type bodyReader struct {
 	inChunk   bool  // modeChunked: a chunk's data was read; its CRLF is due
 	done      bool  // the framing ended
 	maxHeader int   // bounds the trailer
+	rawLeft   int64 // wire bytes the body may still take, framing included
 	err       error // sticky
 }
 
-func (b *bodyReader) reset(mode bodyMode, length int64, maxHeader int) {
-	*b = bodyReader{pc: b.pc, mode: mode, remain: length, maxHeader: maxHeader}
+// rawBudget is how many wire bytes a body limited to maxBody decoded bytes
+// may take: room for chunk framing and for gzip's overhead on data that
+// does not compress, but no more. Without it a server could send endless
+// chunk extensions, or deflate blocks that inflate to nothing, and keep a
+// call reading until its deadline.
+func rawBudget(maxBody int64) int64 { return 2*maxBody + 64<<10 }
+
+func (b *bodyReader) reset(mode bodyMode, length int64, maxHeader int, maxBody int64) {
+	*b = bodyReader{pc: b.pc, mode: mode, remain: length, maxHeader: maxHeader, rawLeft: rawBudget(maxBody)}
 	if mode == modeLength && length == 0 {
 		b.done = true
 	}
@@ -50,6 +64,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	switch b.mode {
 	case modeClose:
 		n, err := br.Read(p)
+		if b.rawLeft -= int64(n); b.rawLeft < 0 && err == nil {
+			err = errRawTooLarge
+		}
 		if err == io.EOF {
 			b.done = true
 		} else if err != nil {
@@ -72,6 +89,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	}
 	n, err := br.Read(p)
 	b.remain -= int64(n)
+	if b.rawLeft -= int64(n); b.rawLeft < 0 && err == nil {
+		err = errRawTooLarge
+	}
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
@@ -86,7 +106,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 }
 
 func (b *bodyReader) ReadByte() (byte, error) {
-	if b.remain > 0 && b.err == nil {
+	if b.remain > 0 && b.rawLeft > 0 && b.err == nil {
 		c, err := b.pc.br.ReadByte()
 		if err != nil {
 			if err == io.EOF {
@@ -96,6 +116,7 @@ func (b *bodyReader) ReadByte() (byte, error) {
 			return 0, err
 		}
 		b.remain--
+		b.rawLeft--
 		if b.remain == 0 && b.mode == modeLength {
 			b.done = true
 		}
@@ -126,11 +147,15 @@ func (b *bodyReader) nextChunk() error {
 		if cr != '\r' || lf != '\n' {
 			return badResponse("chunk data not followed by CRLF")
 		}
+		b.rawLeft -= 2
 	}
 	budget := maxChunkLine
-	line, err := pc.readLine(&budget, badResponse("chunk-size line too long"))
+	line, err := pc.readLine(&budget, errChunkLineTooLong)
 	if err != nil {
 		return err
+	}
+	if b.rawLeft -= int64(maxChunkLine - budget); b.rawLeft < 0 {
+		return errRawTooLarge
 	}
 	size, err := parseChunkSize(line)
 	if err != nil {
@@ -141,7 +166,7 @@ func (b *bodyReader) nextChunk() error {
 		return nil
 	}
 	// The last chunk: the trailer follows, discarded, up to an empty line.
-	trailer := b.maxHeader
+	trailer := int(min(b.rawLeft, int64(b.maxHeader)))
 	for {
 		line, err := pc.readLine(&trailer, ErrHeaderTooLarge)
 		if err != nil {
@@ -178,14 +203,14 @@ func parseChunkSize(line []byte) (int64, error) {
 	}
 end:
 	if i == 0 {
-		return 0, badResponse("chunk-size line %s", quoteStart(line))
+		return 0, badResponse("chunk-size line is not hex digits")
 	}
 	rest := line[i:]
 	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
 		rest = rest[1:]
 	}
 	if len(rest) > 0 && rest[0] != ';' {
-		return 0, badResponse("chunk-size line %s", quoteStart(line))
+		return 0, badResponse("chunk-size line is not hex digits")
 	}
 	return n, nil
 }

@@ -121,8 +121,8 @@ func New(cfg Config) *Client {
 	return c
 }
 
-// maxBodyCap keeps limit+1 arithmetic in range.
-const maxBodyCap = math.MaxInt64 / 2
+// maxBodyCap keeps limit arithmetic (see rawBudget) in range.
+const maxBodyCap = math.MaxInt64 / 4
 
 // Get sends GET path with header and reads the whole response, whatever its
 // status. path must start with "/" and hold no space, control character or

@@ -179,16 +179,10 @@ func validValue(s string) bool {
 	return true
 }
 
+// badResponse wraps ErrBadResponse. Messages describe what is wrong but
+// never quote the bytes: in a misframed stream they can be body bytes.
 func badResponse(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadResponse, fmt.Sprintf(format, args...))
-}
-
-// quoteStart quotes at most the first 40 bytes of b, for an error message.
-func quoteStart(b []byte) string {
-	if len(b) > 40 {
-		return fmt.Sprintf("%q...", b[:40])
-	}
-	return fmt.Sprintf("%q", b)
 }
 
 // readLine reads one line, bounded by *budget bytes (decreased by what the
@@ -286,11 +280,11 @@ func (pc *conn) readResponse(maxHeader int, maxBody int64) (resp *Response, keep
 			return nil, false, "read header", badResponse("unsupported Transfer-Encoding %q", strings.Join(te, ", "))
 		}
 		delete(h, "Transfer-Encoding")
-		pc.body.reset(modeChunked, 0, maxHeader)
+		pc.body.reset(modeChunked, 0, maxHeader, maxBody)
 	case hasCL:
-		pc.body.reset(modeLength, cl, maxHeader)
+		pc.body.reset(modeLength, cl, maxHeader, maxBody)
 	default:
-		pc.body.reset(modeClose, 0, maxHeader)
+		pc.body.reset(modeClose, 0, maxHeader, maxBody)
 		keep = false
 	}
 	if !noBody && !(hasCL && cl == 0) {
@@ -318,16 +312,16 @@ func (pc *conn) readResponse(maxHeader int, maxBody int64) (resp *Response, keep
 func parseStatusLine(line []byte) (status int, http11 bool, err error) {
 	if len(line) < 12 || string(line[:7]) != "HTTP/1." || (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
 		(len(line) > 12 && line[12] != ' ') {
-		return 0, false, badResponse("status line %s", quoteStart(line))
+		return 0, false, badResponse("status line of %d bytes is not HTTP/1.x NNN", len(line))
 	}
 	for _, c := range line[9:12] {
 		if c < '0' || c > '9' {
-			return 0, false, badResponse("status line %s", quoteStart(line))
+			return 0, false, badResponse("status line of %d bytes is not HTTP/1.x NNN", len(line))
 		}
 		status = status*10 + int(c-'0')
 	}
 	if status < 100 {
-		return 0, false, badResponse("status line %s", quoteStart(line))
+		return 0, false, badResponse("status line of %d bytes is not HTTP/1.x NNN", len(line))
 	}
 	return status, line[7] == '1', nil
 }
@@ -376,7 +370,7 @@ func parseHeader(block []byte, lines int) (http.Header, error) {
 	}
 	s := string(block)
 	vals := make([]string, lines)
-	for len(s) > 0 {
+	for n := 1; len(s) > 0; n++ {
 		i := strings.IndexByte(s, '\n')
 		line := s[:i]
 		s = s[i+1:]
@@ -384,7 +378,7 @@ func parseHeader(block []byte, lines int) (http.Header, error) {
 		if colon <= 0 || !validToken(line[:colon]) {
 			// Also refuses obsolete line folding and whitespace before
 			// the colon (RFC 9112 section 5).
-			return nil, badResponse("header line %s", quoteStart([]byte(line)))
+			return nil, badResponse("header line %d has no token and colon", n)
 		}
 		value := strings.Trim(line[colon+1:], " \t")
 		if !validValue(value) {
@@ -458,7 +452,7 @@ func contentLength(values []string) (n int64, ok bool, err error) {
 			t = strings.TrimSpace(t)
 			m, valid := parseDecimal(t)
 			if !valid {
-				return 0, false, badResponse("Content-Length %q", truncate(t))
+				return 0, false, badResponse("Content-Length is not a decimal number")
 			}
 			if ok && m != n {
 				return 0, false, badResponse("differing Content-Length values")
@@ -471,13 +465,6 @@ func contentLength(values []string) (n int64, ok bool, err error) {
 		}
 	}
 	return n, ok, nil
-}
-
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
 }
 
 func parseDecimal(s string) (int64, bool) {

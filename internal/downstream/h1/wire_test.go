@@ -602,3 +602,55 @@ func TestBodyOverMaxBodyReadsNoFurther(t *testing.T) {
 	}
 	waitClosed(t, gone)
 }
+
+// endless writes head, then chunk forever, until the client goes.
+func endless(head, chunk string) func(net.Conn, *bufio.Reader, int) {
+	return func(c net.Conn, br *bufio.Reader, _ int) {
+		readRequest(br)
+		if _, err := c.Write([]byte(head)); err != nil {
+			return
+		}
+		buf := []byte(strings.Repeat(chunk, 1000))
+		for {
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestEndlessFramingWithoutBody: bytes that decode to nothing (chunk
+// extensions, empty deflate blocks) count against the body's budget too.
+func TestEndlessFramingWithoutBody(t *testing.T) {
+	gzipHeader := "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+	emptyStoredBlock := "\x00\x00\x00\xff\xff"
+	tests := []struct {
+		name  string
+		serve func(net.Conn, *bufio.Reader, int)
+	}{
+		{
+			name:  "empty deflate blocks",
+			serve: endless("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n"+gzipHeader, emptyStoredBlock),
+		},
+		{
+			name:  "one-byte chunks with long extensions",
+			serve: endless("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "1;"+strings.Repeat("x", 1000)+"\r\nA\r\n"),
+		},
+		{
+			name: "gzip of one-byte chunks with long extensions",
+			serve: endless("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\na\r\n"+gzipHeader+"\r\n",
+				"5;"+strings.Repeat("x", 1000)+"\r\n"+emptyStoredBlock+"\r\n"),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newRawServer(t, tt.serve)
+			c := newClient(t, srv.addr())
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := c.Get(ctx, "/", nil, 1<<10); !errors.Is(err, ErrBodyTooLarge) {
+				t.Fatalf("err = %v, want ErrBodyTooLarge", err)
+			}
+		})
+	}
+}
