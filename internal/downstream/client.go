@@ -267,7 +267,7 @@ func (c *Client) readBody(ctx context.Context, resp *http.Response, call bff.Cal
 		}
 		return bff.Response{}, err
 	}
-		// Read on to EOF so the connection goes back to the pool (when the
+	// Read on to EOF so the connection goes back to the pool (when the
 	// last byte did not already bring EOF); net/http never returns bytes
 	// past Content-Length.
 	if resp.ContentLength >= 0 {
