@@ -497,7 +497,8 @@ func TestCancelMidBody(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if took > 50*time.Millisecond {
+	// A few ms in practice; the margin is for -race on a loaded CI machine.
+	if took > 100*time.Millisecond {
 		t.Errorf("Get returned %v after cancel, want a few ms", took)
 	}
 	waitClosed(t, gone)
