@@ -2,13 +2,13 @@ package app
 
 import (
 	"fmt"
-	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/pagebff/pagebff/internal/cache"
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/downstream"
+	"github.com/pagebff/pagebff/internal/downstream/h1"
 	"github.com/pagebff/pagebff/internal/resilience"
 )
 
@@ -28,7 +28,7 @@ type registry struct {
 	estimators map[string]*resilience.Estimator
 	budgets    map[budgetKey]*resilience.Budget
 	stores     map[string]*cache.Memory // by service; replaced when max_entries changes
-	transports map[transportKey]*http.Transport
+	pools      map[poolKey]*h1.Client
 }
 
 type (
@@ -40,7 +40,7 @@ type (
 		service string
 		percent float64
 	}
-	transportKey struct {
+	poolKey struct {
 		service, url string
 		timeout      time.Duration
 	}
@@ -53,7 +53,7 @@ func newRegistry() *registry {
 		estimators: map[string]*resilience.Estimator{},
 		budgets:    map[budgetKey]*resilience.Budget{},
 		stores:     map[string]*cache.Memory{},
-		transports: map[transportKey]*http.Transport{},
+		pools:      map[poolKey]*h1.Client{},
 	}
 }
 
@@ -144,22 +144,33 @@ func (r *registry) store(service string, maxEntries int) (*cache.Memory, error) 
 	return s, nil
 }
 
-// transport returns the connection pool for a service's base URL and
-// timeout (which bounds its dials and TLS handshakes).
-func (r *registry) transport(service string, cfg downstream.Config) *http.Transport {
-	k := transportKey{service, cfg.URL, cfg.Timeout}
-	t, ok := r.transports[k]
+// pool returns the connection pool for a service's base URL and timeout
+// (which bounds its dials and TLS handshakes).
+func (r *registry) pool(service string, cfg downstream.Config) *h1.Client {
+	k := poolKey{service, cfg.URL, cfg.Timeout}
+	p, ok := r.pools[k]
 	if !ok {
-		t = downstream.NewTransport(cfg.Timeout)
-		r.transports[k] = t
+		p = downstream.NewPool(cfg)
+		r.pools[k] = p
 	}
-	return t
+	return p
 }
 
-// prune drops every piece of state that no service of keep uses, closing
-// the idle connections of dropped pools (calls in flight finish). Counters
-// stay: they are per service name for the app's life. A nil keep drops
-// everything.
+// poolGrace is how long a retired pool stays open for the pages still
+// using it: longer than any page deadline pagebff accepts.
+const poolGrace = 10 * time.Second
+
+// retirePool closes p's idle connections now and p itself after
+// poolGrace, so connections that calls in flight return to it close too.
+func retirePool(p *h1.Client) {
+	p.CloseIdle()
+	time.AfterFunc(poolGrace, p.Close)
+}
+
+// prune drops every piece of state that no service of keep uses, retiring
+// dropped pools (retirePool: calls in flight finish). Counters stay: they
+// are per service name for the app's life. A nil keep drops everything and
+// closes the pools at once.
 func (r *registry) prune(keep *state) {
 	var use []*service
 	if keep != nil {
@@ -169,8 +180,11 @@ func (r *registry) prune(keep *state) {
 	pruneMap(r.estimators, use, func(s *service) *resilience.Estimator { return s.estimator }, nil)
 	pruneMap(r.budgets, use, func(s *service) *resilience.Budget { return s.budget }, nil)
 	pruneMap(r.stores, use, func(s *service) *cache.Memory { return s.store }, nil)
-	pruneMap(r.transports, use, func(s *service) *http.Transport { return s.transport },
-		(*http.Transport).CloseIdleConnections)
+	retire := retirePool
+	if keep == nil { // the app is closing: nothing is in flight any more
+		retire = (*h1.Client).Close
+	}
+	pruneMap(r.pools, use, func(s *service) *h1.Client { return s.pool }, retire)
 }
 
 // pruneMap deletes from m every value that no service in use holds (as of
@@ -198,7 +212,7 @@ func pruneMap[K comparable, V comparable](m map[K]V, use []*service, field func(
 func (r *registry) stateFor(sc config.Service, notify func(resilience.Transition)) (*service, error) {
 	s := &service{cfg: sc, count: r.counter(sc.Name), breaker: r.breaker(sc.Name, sc.Breaker, notify)}
 	if sc.Downstream.Transport == nil {
-		s.transport = r.transport(sc.Name, sc.Downstream)
+		s.pool = r.pool(sc.Name, sc.Downstream)
 	}
 	if sc.Hedge.Enabled {
 		s.estimator = r.estimator(sc.Name)

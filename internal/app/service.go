@@ -2,7 +2,6 @@ package app
 
 import (
 	"log/slog"
-	"net/http"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/pagebff/pagebff/internal/cache"
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/downstream"
+	"github.com/pagebff/pagebff/internal/downstream/h1"
 	"github.com/pagebff/pagebff/internal/page"
 	"github.com/pagebff/pagebff/internal/resilience"
 )
@@ -55,7 +55,7 @@ type service struct {
 	estimator *resilience.Estimator
 	budget    *resilience.Budget
 	store     *cache.Memory
-	transport *http.Transport // nil when the config brings its own
+	pool      *h1.Client // nil when the config brings its own Transport
 
 	// What the pipeline is made of, for the admin view; nil when off.
 	client  *downstream.Client
@@ -73,9 +73,7 @@ func (a *App) newService(sc config.Service) (*service, error) {
 	a.metrics.AddService(sc.Name)
 	s.tracer = a.tracer
 	dc := sc.Downstream
-	if s.transport != nil {
-		dc.Transport = s.transport
-	}
+	dc.Pool = s.pool
 	s.client = downstream.New(dc, a.tracer)
 	var f bff.Fetcher = s.client
 	for i := len(pipeline) - 1; i >= 0; i-- {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/pagebff/pagebff/internal/bff"
+	"github.com/pagebff/pagebff/internal/downstream/h1"
 )
 
 // traceContext writes W3C traceparent and tracestate. (Not through the
@@ -44,29 +46,39 @@ const MaxRedirects = 3
 const DefaultMaxJSONDepth = 64
 
 // Client fetches one service's sections. It is safe for concurrent use.
+//
+// Calls go through an h1.Client (a connection pool that writes and reads
+// on the calling goroutine: net/http's client costs a read and a write
+// goroutine per connection and clones the request on every call, the
+// largest item of a page's CPU), unless Config.Transport gives a
+// RoundTripper, which then goes through net/http (for tests and the
+// own-work benchmark).
 type Client struct {
 	name       string
 	spanName   string
 	tracer     trace.Tracer
 	base       string // base URL without trailing slash
 	baseURL    *url.URL
+	prefix     string // the base URL's path, before every call's path
 	maxBody    int64
 	maxDepth   int
-	identity   string          // top-level field naming the user; "" = no check
-	userScoped bool            // the path template holds {user_id}
-	tr         *http.Transport // the pool, when it is an *http.Transport (nil for a test RoundTripper)
-	ownsTr     bool            // tr was made here (Config.Transport was nil): Close closes it
-	hc         *http.Client
+	identity   string // top-level field naming the user; "" = no check
+	userScoped bool   // the path template holds {user_id}
+	follow     bool   // follow same-host redirects
+	pool       *h1.Client
+	ownsPool   bool                 // pool was made here: Close closes it
+	hc         *http.Client         // with Config.Transport only
 	spanAttrs  []attribute.KeyValue // the same on every attempt's span
 }
 
 var _ bff.Fetcher = (*Client)(nil)
 
 // New returns a Client for the service described by cfg, with its own
-// connection pool unless cfg.Transport brings one (the app shares one pool
-// per service across the clients that reloads build). Each attempt is a
-// client span from tracer (nil means no spans), and carries its
-// traceparent downstream. Call Close when the client is retired.
+// connection pool unless cfg.Pool brings one (the app shares one pool per
+// service across the clients that reloads build) or cfg.Transport a
+// RoundTripper. Each attempt is a client span from tracer (nil means no
+// spans), and carries its traceparent downstream. Call Close when the
+// client is retired.
 func New(cfg Config, tracer trace.Tracer) *Client {
 	if tracer == nil {
 		tracer = noop.NewTracerProvider().Tracer("")
@@ -80,13 +92,13 @@ func New(cfg Config, tracer trace.Tracer) *Client {
 		maxDepth:   cfg.MaxJSONDepth,
 		identity:   cfg.IdentityField,
 		userScoped: strings.Contains(cfg.Path, "{user_id}"),
-		hc:         &http.Client{Transport: cfg.Transport, CheckRedirect: noRedirects},
+		follow:     cfg.FollowRedirects,
 	}
 	if c.maxDepth <= 0 {
 		c.maxDepth = DefaultMaxJSONDepth
 	}
 	if u, err := url.Parse(c.base); err == nil {
-		c.baseURL = u
+		c.baseURL, c.prefix = u, u.EscapedPath()
 	}
 	c.spanAttrs = []attribute.KeyValue{attribute.String("bff.service", c.name), attribute.String("http.request.method", http.MethodGet)}
 	if c.baseURL != nil {
@@ -95,16 +107,42 @@ func New(cfg Config, tracer trace.Tracer) *Client {
 			c.spanAttrs = append(c.spanAttrs, attribute.Int("server.port", port))
 		}
 	}
-	if cfg.FollowRedirects {
-		c.hc.CheckRedirect = c.sameHostRedirects
-	}
-	if cfg.Transport == nil {
-		c.tr, c.ownsTr = NewTransport(cfg.Timeout), true
-		c.hc.Transport = c.tr
-	} else if tr, ok := cfg.Transport.(*http.Transport); ok {
-		c.tr = tr // shared: closing its idle connections on an anomaly still helps
+	switch {
+	case cfg.Transport != nil:
+		c.hc = &http.Client{Transport: cfg.Transport, CheckRedirect: noRedirects}
+		if cfg.FollowRedirects {
+			c.hc.CheckRedirect = c.sameHostRedirects
+		}
+	case cfg.Pool != nil:
+		c.pool = cfg.Pool
+	default:
+		c.pool, c.ownsPool = NewPool(cfg), true
 	}
 	return c
+}
+
+// NewPool returns a connection pool for the service cfg describes: up to
+// 1024 idle keep-alive connections to its host (Go's default transport
+// keeps two, which collapses under load), dials and TLS handshakes bounded
+// by its timeout, response headers by 64 KiB.
+func NewPool(cfg Config) *h1.Client {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		u = &url.URL{}
+	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	return h1.New(h1.Config{
+		Scheme: u.Scheme, Host: host, DialTimeout: cfg.Timeout,
+		MaxIdleConns: 1024, IdleTimeout: 90 * time.Second, MaxResponseHeaderBytes: 64 << 10,
+		Dial: cfg.Dial,
+	})
 }
 
 // noRedirects answers a 3xx as it came: following one could take a call
@@ -124,30 +162,31 @@ func (c *Client) sameHostRedirects(req *http.Request, via []*http.Request) error
 	return nil
 }
 
-// NewTransport returns a transport tuned for many concurrent calls to one
-// host: a deep idle pool, keep-alives, and connect and TLS handshakes bounded
-// by timeout.
-func NewTransport(timeout time.Duration) *http.Transport {
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           0, // no global cap; the per-host cap below applies
-		MaxIdleConnsPerHost:    1024,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    timeout,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
+// Close releases the idle connections of the client's own pool; a pool
+// given in Config belongs to the caller.
+func (c *Client) Close() {
+	if c.ownsPool {
+		c.pool.Close()
 	}
 }
 
-// Close releases the idle connections of the client's own pool; a pool
-// given in Config.Transport belongs to the caller.
-func (c *Client) Close() {
-	if c.ownsTr {
-		c.tr.CloseIdleConnections()
+// closeIdle drops the pool's idle connections: after a refused answer, the
+// connection it came on may be out of step with its requests, and it may
+// already be back in the pool.
+func (c *Client) closeIdle() {
+	switch {
+	case c.pool != nil:
+		c.pool.CloseIdle()
+	case c.hc != nil:
+		c.hc.CloseIdleConnections()
 	}
+}
+
+// reply is a downstream answer, whichever client read it.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte // read for 2xx answers only
 }
 
 // Fetch performs GET base+call.Path. On success the Response holds a JSON
@@ -155,7 +194,8 @@ func (c *Client) Close() {
 // CodeTimeout or CodeCanceled when ctx ended (see bff.ContextError),
 // CodeUnavailable when the connection failed, CodeNotFound for 404,
 // CodeUpstreamStatus for any other non-2xx status, and CodeBadResponse for
-// malformed JSON or a body over MaxBody.
+// malformed JSON, a body over MaxBody, or an answer for another request or
+// user.
 func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, err error) {
 	ctx, span := c.tracer.Start(ctx, c.spanName, trace.WithSpanKind(trace.SpanKindClient))
 	// Attributes cost allocations; an unsampled span would drop them.
@@ -166,9 +206,111 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 	}
 	defer func() { endSpan(ctx, span, err) }()
 
+	var r reply
+	if c.pool != nil {
+		r, err = c.getH1(ctx, call)
+	} else {
+		r, err = c.getHTTP(ctx, call)
+	}
+	if err != nil {
+		return bff.Response{}, err
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("http.response.status_code", r.status))
+	}
+	// A service that echoes X-Request-Id must echo ours. Another id means
+	// this answer belongs to another request — the connection is out of
+	// step with its requests (a response desync; golang/go#31259) — so it
+	// is refused and never cached. (The other id is not logged: it may be
+	// another page's.)
+	if echoed := r.header.Get("X-Request-Id"); echoed != "" && echoed != call.RequestID {
+		c.closeIdle()
+		return bff.Response{}, bff.Errorf(c.name, bff.CodeBadResponse,
+			errors.New("response X-Request-Id is not the one sent"), "answer for another request")
+	}
+	switch {
+	case r.status == http.StatusNoContent:
+		return bff.Response{Body: emptyItems}, nil
+	case r.status >= 200 && r.status < 300:
+		norm, err := c.check(r.body, call)
+		if err != nil {
+			c.closeIdle()
+			return bff.Response{}, err
+		}
+		return bff.Response{Body: norm}, nil
+	default:
+		return bff.Response{}, c.statusError(r.status)
+	}
+}
+
+// getH1 makes the call through the pool, following same-host redirects
+// when configured.
+func (c *Client) getH1(ctx context.Context, call bff.Call) (reply, error) {
+	fields := make(fieldCarrier, 0, 4)
+	fields = append(fields, h1.HeaderField{Name: "Accept", Value: "application/json"},
+		h1.HeaderField{Name: "X-Request-Id", Value: call.RequestID})
+	traceContext.Inject(ctx, &fields)
+	path := c.prefix + call.Path
+	for redirects := 0; ; redirects++ {
+		hr, err := c.pool.Get(ctx, path, fields, c.maxBody)
+		switch {
+		case errors.Is(err, h1.ErrBodyTooLarge):
+			return reply{}, c.tooLarge()
+		case err != nil:
+			return reply{}, c.transportError(ctx, err, "connection failed")
+		}
+		if next, ok := c.redirect(hr, redirects); ok {
+			path = next
+			continue
+		}
+		return reply{status: hr.Status, header: hr.Header, body: hr.Body}, nil
+	}
+}
+
+// redirect returns the path a 3xx answer points to, when follow_redirects
+// is on, fewer than MaxRedirects were followed, and the target is the
+// service's own scheme and host. (No Referer is ever sent.)
+func (c *Client) redirect(hr *h1.Response, followed int) (string, bool) {
+	if !c.follow || hr.Status < 300 || hr.Status >= 400 || followed >= MaxRedirects || c.baseURL == nil {
+		return "", false
+	}
+	loc, err := c.baseURL.Parse(hr.Header.Get("Location"))
+	if err != nil || loc.Scheme != c.baseURL.Scheme || !strings.EqualFold(loc.Host, c.baseURL.Host) {
+		return "", false
+	}
+	return loc.RequestURI(), true
+}
+
+// fieldCarrier lets the trace propagator add its headers to a request's
+// fields.
+type fieldCarrier []h1.HeaderField
+
+func (f *fieldCarrier) Get(key string) string {
+	for _, h := range *f {
+		if strings.EqualFold(h.Name, key) {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+func (f *fieldCarrier) Set(key, value string) {
+	*f = append(*f, h1.HeaderField{Name: key, Value: value})
+}
+
+func (f *fieldCarrier) Keys() []string {
+	keys := make([]string, len(*f))
+	for i, h := range *f {
+		keys[i] = h.Name
+	}
+	return keys
+}
+
+// getHTTP makes the call through net/http (a Config.Transport was given).
+func (c *Client) getHTTP(ctx context.Context, call bff.Call) (reply, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+call.Path, nil)
 	if err != nil {
-		return bff.Response{}, bff.Errorf(c.name, bff.CodeUnavailable, err, "invalid request URL")
+		return reply{}, bff.Errorf(c.name, bff.CodeUnavailable, err, "invalid request URL")
 	}
 	// Header keys are already canonical; assigning the map skips Set's work.
 	req.Header = http.Header{
@@ -178,104 +320,41 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 	traceContext.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	hr, err := c.hc.Do(req)
 	if err != nil {
-		return bff.Response{}, c.transportError(ctx, err, "connection failed")
+		return reply{}, c.transportError(ctx, err, "connection failed")
 	}
-	// Closing a body before its end closes the connection rather than
-	// returning it to the pool: what every path that stops reading early
-	// (an anomaly, a body too large) relies on.
 	defer hr.Body.Close()
-	if span.IsRecording() {
-		span.SetAttributes(attribute.Int("http.response.status_code", hr.StatusCode))
+	r := reply{status: hr.StatusCode, header: hr.Header}
+	if hr.StatusCode < 200 || hr.StatusCode >= 300 || hr.StatusCode == http.StatusNoContent {
+		drain(hr.Body)
+		return r, nil
 	}
-	// A service that echoes X-Request-Id must echo ours. Another id means
-	// this answer belongs to another request — the connection is out of
-	// step with its requests (a response desync; golang/go#31259) — so it
-	// is refused, never cached, and its connection closed unread.
-	if echoed := hr.Header.Get("X-Request-Id"); echoed != "" && echoed != call.RequestID {
-		return bff.Response{}, bff.Errorf(c.name, bff.CodeBadResponse,
-			fmt.Errorf("response X-Request-Id %q, sent %q", echoed, call.RequestID), "answer for another request")
+	if hr.ContentLength > c.maxBody {
+		return reply{}, c.tooLarge()
 	}
-	return c.answer(ctx, hr, call)
+	r.body, err = readLimited(hr.Body, hr.ContentLength, c.maxBody)
+	if errors.Is(err, errTooLarge) {
+		return reply{}, c.tooLarge()
+	}
+	if err != nil {
+		return reply{}, c.transportError(ctx, err, "connection failed while reading the body")
+	}
+	return r, nil
 }
 
-// endSpan records a failed attempt's code on its span and ends it. An
-// attempt cancelled because another answered first (a hedge's loser) is no
-// error: it ends with status unset and bff.hedge.outcome=lost, so span
-// error rates do not count every hedge.
-func endSpan(ctx context.Context, span trace.Span, err error) {
-	if err != nil && span.IsRecording() {
-		if errors.Is(context.Cause(ctx), bff.ErrHedgeLost) {
-			span.SetAttributes(attribute.String("bff.hedge.outcome", "lost"))
-		} else {
-			span.SetAttributes(attribute.String("bff.code", bff.CodeOf(err).String()))
-			span.SetStatus(codes.Error, err.Error())
-		}
-	}
-	span.End()
-}
-
-// answer turns a response into a section or an error.
-func (c *Client) answer(ctx context.Context, resp *http.Response, call bff.Call) (bff.Response, error) {
-	switch {
-	case resp.StatusCode == http.StatusNoContent:
-		return bff.Response{Body: emptyItems}, nil
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return c.readBody(ctx, resp, call)
-	default:
-		drain(resp.Body)
-		return bff.Response{}, c.statusError(resp)
-	}
-}
-
-func (c *Client) statusError(resp *http.Response) *bff.Error {
+func (c *Client) statusError(status int) *bff.Error {
 	// The message uses Go's own status text: a reason phrase is whatever
-	// the service chose to write, addresses included, and stays in the log.
+	// the service chose to write, addresses included.
 	code := bff.CodeUpstreamStatus
-	msg := fmt.Sprintf("upstream answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	msg := fmt.Sprintf("upstream answered %d %s", status, http.StatusText(status))
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	case status == http.StatusNotFound:
 		code, msg = bff.CodeNotFound, "not found"
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+	case status >= 300 && status < 400:
 		msg += " (redirect not followed)"
 	}
-	e := bff.Errorf(c.name, code, fmt.Errorf("status %q", resp.Status), "%s", strings.TrimSpace(msg))
-	e.Status = resp.StatusCode
+	e := bff.Errorf(c.name, code, fmt.Errorf("status %d", status), "%s", strings.TrimSpace(msg))
+	e.Status = status
 	return e
-}
-
-func (c *Client) readBody(ctx context.Context, resp *http.Response, call bff.Call) (bff.Response, error) {
-	if resp.ContentLength > c.maxBody {
-		return bff.Response{}, c.tooLarge()
-	}
-	body, err := readLimited(resp.Body, resp.ContentLength, c.maxBody)
-	if errors.Is(err, errTooLarge) {
-		return bff.Response{}, c.tooLarge()
-	}
-	if err != nil {
-		return bff.Response{}, c.transportError(ctx, err, "connection failed while reading the body")
-	}
-	norm, err := c.check(body, call)
-	if err != nil {
-		// The connection this came on may be out of step with its
-		// requests, and it is already back in the pool: net/http returns
-		// io.EOF with the last byte of a body, Content-Length or chunked,
-		// and pools the connection then (a refused answer used to leave
-		// it there, and the next call on it waited for an answer that
-		// never came). The pool's idle connections go, that one with them.
-		if c.tr != nil {
-			c.tr.CloseIdleConnections()
-		}
-		return bff.Response{}, err
-	}
-	// Read on to EOF so the connection goes back to the pool (when the
-	// last byte did not already bring EOF); net/http never returns bytes
-	// past Content-Length.
-	if resp.ContentLength >= 0 {
-		if _, err := resp.Body.Read(make([]byte, 1)); err != nil && err != io.EOF {
-			return bff.Response{}, c.transportError(ctx, err, "connection failed while reading the body")
-		}
-	}
-	return bff.Response{Body: norm}, nil
 }
 
 // check validates a 2xx body (see Normalize), its nesting depth, and, for a
@@ -311,6 +390,13 @@ func (c *Client) tooLarge() *bff.Error {
 // end (timeout or client gone) takes precedence over what the socket said,
 // and pagebff running out of its own resources is not the service's fault.
 func (c *Client) transportError(ctx context.Context, err error, msg string) *bff.Error {
+	// The pool sets ctx's deadline on the connection, so its read can fail
+	// a moment before ctx's own timer marks ctx done: wait that moment, or
+	// a timeout would read as a connection failure.
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) &&
+		(errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)) {
+		<-ctx.Done()
+	}
 	if ctx.Err() != nil {
 		return bff.ContextError(ctx, c.name, err)
 	}
@@ -338,33 +424,22 @@ func LocalExhaustion(err error) bool {
 // Content-Length: memory follows the bytes that arrive, not the claim.
 const initialBody = 32 << 10
 
-// readLimited reads r, failing with errTooLarge once more than max bytes
-// arrive. With a known length (Content-Length, else -1) it reads exactly
-// that many bytes and stops short of EOF, so that the caller decides
-// whether the connection is reused; the buffer starts at most initialBody
-// bytes and grows as bytes arrive.
+// readLimited reads r to EOF, failing with errTooLarge once more than max
+// bytes arrive. With a known length (Content-Length, else -1) the buffer
+// starts at that size when it is at most initialBody bytes, else at
+// initialBody, and grows as bytes arrive.
 func readLimited(r io.Reader, length, max int64) ([]byte, error) {
-	if length < 0 {
-		body, err := io.ReadAll(io.LimitReader(r, max+1))
-		if err == nil && int64(len(body)) > max {
-			return nil, errTooLarge
-		}
-		return body, err
+	size := int64(initialBody)
+	if length >= 0 && length < size {
+		size = length + 1 // room to see EOF without growing
 	}
-	if length <= initialBody {
-		body := make([]byte, length)
-		if _, err := io.ReadFull(r, body); err != nil {
-			return nil, err
-		}
-		return body, nil
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, initialBody))
-	n, err := buf.ReadFrom(io.LimitReader(r, length))
-	if err == nil && n < length {
-		err = io.ErrUnexpectedEOF
-	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
 	if err != nil {
 		return nil, err
+	}
+	if n > max {
+		return nil, errTooLarge
 	}
 	return buf.Bytes(), nil
 }
@@ -422,4 +497,20 @@ func trimJSONSpace(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// endSpan records a failed attempt's code on its span and ends it. An
+// attempt cancelled because another answered first (a hedge's loser) is no
+// error: it ends with status unset and bff.hedge.outcome=lost, so span
+// error rates do not count every hedge.
+func endSpan(ctx context.Context, span trace.Span, err error) {
+	if err != nil && span.IsRecording() {
+		if errors.Is(context.Cause(ctx), bff.ErrHedgeLost) {
+			span.SetAttributes(attribute.String("bff.hedge.outcome", "lost"))
+		} else {
+			span.SetAttributes(attribute.String("bff.code", bff.CodeOf(err).String()))
+			span.SetStatus(codes.Error, err.Error())
+		}
+	}
+	span.End()
 }

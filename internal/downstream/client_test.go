@@ -433,17 +433,21 @@ func TestDeepJSONIsBadResponse(t *testing.T) {
 // failed with "too many open files", counted as the services' fault, so
 // breakers opened for healthy services.
 func TestOutOfFilesIsNotTheServicesFault(t *testing.T) {
-	tr := &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+	emfile := func(context.Context, string, string) (net.Conn, error) {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)}
-	}}
-	c := newClient(t, "http://127.0.0.1:1", func(c *Config) { c.Transport = tr })
-	_, err := fetch(t, c, "abc", "rid")
-	e := wantCode(t, err, bff.CodeUnavailable)
-	if !e.Local || bff.Classify(err) != bff.FaultNeither {
-		t.Fatalf("EMFILE: Local %v, fault %d; want pagebff's own fault", e.Local, bff.Classify(err))
+	}
+	for name, tweak := range map[string]func(*Config){
+		"pool":     func(c *Config) { c.Dial = emfile },
+		"net/http": func(c *Config) { c.Transport = &http.Transport{DialContext: emfile} },
+	} {
+		_, err := fetch(t, newClient(t, "http://127.0.0.1:1", tweak), "abc", "rid")
+		e := wantCode(t, err, bff.CodeUnavailable)
+		if !e.Local || bff.Classify(err) != bff.FaultNeither {
+			t.Fatalf("%s, EMFILE: Local %v, fault %d; want pagebff's own fault", name, e.Local, bff.Classify(err))
+		}
 	}
 	// A refused connection is still the service's.
-	_, err = fetch(t, newClient(t, "http://127.0.0.1:1", nil), "abc", "rid")
+	_, err := fetch(t, newClient(t, "http://127.0.0.1:1", nil), "abc", "rid")
 	if bff.Classify(err) != bff.FaultService {
 		t.Fatalf("refused connection: fault %d, want the service's", bff.Classify(err))
 	}

@@ -1,13 +1,16 @@
 package downstream
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/pagebff/pagebff/internal/bff"
+	"github.com/pagebff/pagebff/internal/downstream/h1"
 )
 
 // Config describes one downstream service. The zero value is not usable; start
@@ -37,6 +40,13 @@ type Config struct {
 	// answer (a Path with {user_id}) that must equal the requested user id;
 	// an answer naming another user is a bad_response and is never cached.
 	IdentityField string
+	// Pool, if not nil, is the connection pool to use (see NewPool): the app
+	// shares one per service across the clients its reloads build. It is
+	// not set from the config file.
+	Pool *h1.Client
+	// Dial, if not nil, replaces the dialer of a pool NewPool makes (for
+	// tests). It is not set from the config file.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Transport, if not nil, replaces the client's own tuned transport. It
 	// is for tests and benchmarks; the config file cannot set it.
 	Transport http.RoundTripper
