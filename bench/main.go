@@ -46,6 +46,8 @@ type options struct {
 	only                       string
 	compare                    bool
 	bffEnv                     []string
+	minLatency, maxLatency     time.Duration
+	profile                    string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,6 +67,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.png, "png", "", "write the latency plot here (e.g. docs/bench.png)")
 	fs.StringVar(&o.doc, "doc", "", "rewrite the results between the loadbench markers of this Markdown file (e.g. docs/bench.md)")
 	fs.StringVar(&o.only, "only", "", `run only the scenarios whose names contain this ("saturation": only the saturation runs)`)
+	fs.DurationVar(&o.minLatency, "min-latency", 5*time.Millisecond, "fastest healthy service answer")
+	fs.DurationVar(&o.maxLatency, "max-latency", 15*time.Millisecond, "slowest healthy service answer (equal to -min-latency: a fixed latency, so page latency minus it is the BFF's overhead)")
+	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of pagebff's saturation run here (through /admin/debug/pprof)")
 	fs.Func("bff-env", "extra environment for pagebff in every scenario, KEY=value (repeatable)", func(kv string) error {
 		if !strings.Contains(kv, "=") {
 			return fmt.Errorf("want KEY=value, got %q", kv)
@@ -78,11 +83,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.rate <= 0 || o.duration <= 0 {
 		return fmt.Errorf("-rate and -duration must be positive")
 	}
+	if o.minLatency < 0 || o.maxLatency < o.minLatency {
+		return fmt.Errorf("want 0 <= -min-latency <= -max-latency")
+	}
 
 	began := time.Now()
 	c, err := chaos.StartCluster(ctx, chaos.Config{
 		Bin:      chaos.Binaries{BFF: o.bff, Fakesvc: o.fakesvc},
-		FakeArgs: []string{"--min-latency", fakeMin.String(), "--max-latency", fakeMax.String()},
+		FakeArgs: []string{"--min-latency", o.minLatency.String(), "--max-latency", o.maxLatency.String()},
 	})
 	if err != nil {
 		return err
@@ -94,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		bffs = append(bffs, bffUnderTest{name: "plain", bin: o.plain}, bffUnderTest{name: "naive", bin: o.naive})
 	}
 	fmt.Fprintf(stdout, "loadbench: %s; %.0f pages/s for %v per scenario, after %v of warm-up; services answer in %v–%v\n",
-		machine(), o.rate, o.duration, o.warmup, fakeMin, fakeMax)
+		machine(), o.rate, o.duration, o.warmup, o.minLatency, o.maxLatency)
 
 	var rows []row
 	for _, sc := range scenarios {

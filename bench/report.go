@@ -82,7 +82,7 @@ func (rep report) terminal() string {
 func (rep report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured on %s, %s. Each scenario: %.0f pages/s, open loop, for %v after %v of warm-up, on a fresh BFF process; services answer healthy calls in %v–%v. The whole run took %.0fs.\n\n",
-		rep.machine, time.Now().UTC().Format("2006-01-02"), rep.o.rate, rep.o.duration, rep.o.warmup, fakeMin, fakeMax, rep.took.Seconds())
+		rep.machine, time.Now().UTC().Format("2006-01-02"), rep.o.rate, rep.o.duration, rep.o.warmup, rep.o.minLatency, rep.o.maxLatency, rep.took.Seconds())
 	mdTable(&b, header, func(add func([]string)) {
 		for _, r := range rep.rows {
 			add(r.cells())

@@ -3,20 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/pagebff/pagebff/chaos"
 )
 
-// Every fake answers healthy calls in fakeMin–fakeMax.
-const (
-	fakeMin = 5 * time.Millisecond
-	fakeMax = 15 * time.Millisecond
-	// users is how many distinct user ids the load cycles through.
-	users = 1000
-)
+// users is how many distinct user ids the load cycles through.
+const users = 1000
 
 // bffUnderTest is a BFF binary the scenarios run against.
 type bffUnderTest struct {
@@ -248,8 +247,12 @@ func saturate(ctx context.Context, c *chaos.Cluster, o options, b bffUnderTest) 
 		return s, err
 	}
 	var env []string
+	profile := b.pagebff && o.profile != ""
 	if b.pagebff {
 		env = o.bffEnv
+		if profile {
+			env = append(slices.Clip(env), "BFF_ADMIN_TOKEN="+profileToken)
+		}
 	}
 	if err := c.StartBFF(b.bin, env...); err != nil {
 		return s, err
@@ -267,8 +270,18 @@ func saturate(ctx context.Context, c *chaos.Cluster, o options, b bffUnderTest) 
 		return s, err
 	}
 	begin := time.Now()
+	var profiled chan error
+	if profile {
+		profiled = make(chan error, 1)
+		go func() { profiled <- takeProfile(ctx, c.URL, o.profile, o.saturate-time.Second) }()
+	}
 	ok, failed := chaos.Saturate(ctx, client, c.PageURL(users), o.workers, o.saturate)
 	elapsed := time.Since(begin)
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			return s, fmt.Errorf("profile: %w", err)
+		}
+	}
 	st1, err := chaos.ReadProcStat(pid)
 	if err != nil {
 		return s, err
@@ -280,6 +293,37 @@ func saturate(ctx context.Context, c *chaos.Cluster, o options, b bffUnderTest) 
 	}
 	s.cpuUse = (st1.CPU - st0.CPU).Seconds() / elapsed.Seconds()
 	return s, c.StopBFF()
+}
+
+// profileToken is the admin token of a profiled pagebff.
+const profileToken = "loadbench"
+
+// takeProfile writes a CPU profile of the BFF at base, taken over d (at
+// least a second), to path.
+func takeProfile(ctx context.Context, base, path string, d time.Duration) error {
+	secs := max(int(d.Seconds()), 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/admin/debug/pprof/profile?seconds=%d", base, secs), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+profileToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func ms(d time.Duration) string {

@@ -15,8 +15,9 @@ import (
 // Coalescer makes concurrent identical calls (same service and resolved
 // path, bff.Call.Key) share one call to next. It is safe for concurrent use.
 //
-// The shared call runs detached from the page that started it, so one
-// client going away does not fail the others; it carries the starting
+// The shared call runs on the goroutine of the caller that started it, but
+// detached from its context, so one client going away does not fail the
+// others; it carries the starting
 // page's X-Request-Id, and is bounded by the service's own timeout, which
 // the Timeout policy under the Coalescer applies. Each caller waits at most
 // until its own context ends. When the last caller waiting for a shared call
@@ -79,28 +80,41 @@ func (c *Coalescer) Fetch(ctx context.Context, call bff.Call) (bff.Response, err
 			defer span.End()
 		}
 	} else {
-		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		f = &flight{done: make(chan struct{}), waiters: 1, cancel: cancel, leader: trace.SpanContextFromContext(ctx)}
 		c.flights[key] = f
 		c.mu.Unlock()
-		go c.run(sctx, key, f, call)
+		// The caller that starts the call runs it on its own goroutine; if
+		// it leaves first, it stops waiting like any other caller, and the
+		// call goes on for the others (bounded by the service's timeout).
+		stop := context.AfterFunc(ctx, func() { c.leave(key, f) })
+		c.run(fctx, key, f, call)
+		if !stop() {
+			return bff.Response{}, bff.ContextError(ctx, c.service, ctx.Err())
+		}
+		return f.resp, f.err
 	}
 
 	select {
 	case <-f.done:
 		return f.resp, f.err
 	case <-ctx.Done():
-		c.mu.Lock()
-		f.waiters--
-		last := f.waiters == 0
-		if last && c.flights[key] == f {
-			delete(c.flights, key) // later callers start afresh
-		}
-		c.mu.Unlock()
-		if last {
-			f.cancel()
-		}
+		c.leave(key, f)
 		return bff.Response{}, bff.ContextError(ctx, c.service, ctx.Err())
+	}
+}
+
+// leave is a caller of f giving up on it; the last one cancels the call.
+func (c *Coalescer) leave(key string, f *flight) {
+	c.mu.Lock()
+	f.waiters--
+	last := f.waiters == 0
+	if last && c.flights[key] == f {
+		delete(c.flights, key) // later callers start afresh
+	}
+	c.mu.Unlock()
+	if last {
+		f.cancel()
 	}
 }
 

@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -99,70 +100,109 @@ func (h *Hedger) Delay() time.Duration {
 // Stats returns hedges sent and hedges that won.
 func (h *Hedger) Stats() (sent, won int64) { return h.sent.Load(), h.won.Load() }
 
+// race is one call's state shared by its first attempt, which runs on the
+// caller's goroutine, and the timer that may send a hedge.
+type race struct {
+	mu          sync.Mutex
+	primaryDone bool         // guarded by mu
+	hedge       chan attempt // guarded by mu; non-nil once a hedge was sent
+}
+
 type attempt struct {
 	resp  bff.Response
 	err   error
-	hedge bool
 	took  time.Duration
+	first bool // it finished before the first attempt
 }
 
 // Fetch runs the call, hedging it when it is slow. It returns the first
 // good answer (Source SourceHedge when the hedge gave it); when every attempt
-// sent fails, the first attempt's error. If ctx ends first, it returns the
-// bff.ContextError for ctx (timeout or canceled).
+// sent fails, the error of the one that failed first. If ctx ends first, it
+// returns the bff.ContextError for ctx (timeout or canceled).
+//
+// The first attempt runs on the caller's goroutine and the hedge is armed
+// with time.AfterFunc, so a call that needs no hedge costs no goroutine; a
+// hedge that answers first cancels the first attempt, which then returns at
+// once.
 func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
 	h.budget.Request()
-	ctx, cancel := context.WithCancelCause(ctx)
+	actx, cancel := context.WithCancelCause(ctx)
 	// Releases the losing attempt, if any, saying why: its span is no error.
 	defer cancel(bff.ErrHedgeLost)
 
+	r := &race{}
 	start := time.Now()
-	results := make(chan attempt, 2) // buffered: a loser never blocks
-	go h.attempt(ctx, call, false, results)
-	timer := time.NewTimer(h.Delay())
-	defer timer.Stop()
+	timer := time.AfterFunc(h.Delay(), func() { h.sendHedge(actx, cancel, call, r) })
+	resp, err := h.primary(actx, call, r, timer)
+	took := time.Since(start)
 
-	pending := 1
-	primaryPending := true
-	var failed *attempt
-	for {
-		select {
-		case <-timer.C:
-			if h.mayHedge(ctx) {
-				pending++
-				h.sent.Add(1)
-				go h.attempt(bff.WithHedge(ctx), call, true, results)
-			}
-		case r := <-results:
-			pending--
-			if !r.hedge {
-				primaryPending = false
-			}
-			if r.err == nil {
-				h.est.Observe(r.took)
-				if r.hedge {
-					h.won.Add(1)
-					r.resp.Source = bff.SourceHedge
-					if primaryPending {
-						// The primary has taken at least this long: keep the
-						// tail in the estimate, or winning hedges would hide it.
-						h.est.Observe(time.Since(start))
-					}
-				}
-				return r.resp, nil
-			}
-			if failed == nil {
-				failed = &r
-			}
-			if pending == 0 {
-				// Hedging is for slowness, not a retry: a first attempt that
-				// fails before the delay is the answer.
-				return failed.resp, failed.err
-			}
-		case <-ctx.Done():
+	r.mu.Lock()
+	hedge := r.hedge
+	r.mu.Unlock()
+	if err == nil || hedge == nil {
+		if err == nil {
+			h.est.Observe(took)
+		}
+		return resp, err
+	}
+	// The first attempt failed (or lost) while a hedge was out.
+	select {
+	case a := <-hedge:
+		if a.err == nil {
+			h.won.Add(1)
+			h.est.Observe(a.took)
+			// The first attempt took at least this long: keep the tail in
+			// the estimate, or winning hedges would hide it.
+			h.est.Observe(took)
+			a.resp.Source = bff.SourceHedge
+			return a.resp, nil
+		}
+		if ctx.Err() != nil {
 			return bff.Response{}, bff.ContextError(ctx, h.service, ctx.Err())
 		}
+		if a.first {
+			return a.resp, a.err
+		}
+		return resp, err
+	case <-ctx.Done():
+		return bff.Response{}, bff.ContextError(ctx, h.service, ctx.Err())
 	}
+}
+
+// primary runs the first attempt and then disarms the hedge timer, even if
+// next panics.
+func (h *Hedger) primary(ctx context.Context, call bff.Call, r *race, timer *time.Timer) (bff.Response, error) {
+	defer func() {
+		timer.Stop()
+		r.mu.Lock()
+		r.primaryDone = true
+		r.mu.Unlock()
+	}()
+	return h.next.Fetch(ctx, call)
+}
+
+// sendHedge is the timer's: it sends the hedge if the first attempt is
+// still out and the hedge is allowed. A hedge that answers first cancels
+// the first attempt.
+func (h *Hedger) sendHedge(ctx context.Context, cancel context.CancelCauseFunc, call bff.Call, r *race) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.primaryDone || !h.mayHedge(ctx) {
+		return
+	}
+	out := make(chan attempt, 1) // buffered: a loser never blocks
+	r.hedge = out
+	h.sent.Add(1)
+	go func() {
+		a := h.attempt(bff.WithHedge(ctx), call)
+		r.mu.Lock()
+		a.first = !r.primaryDone
+		r.mu.Unlock()
+		if a.err == nil {
+			cancel(bff.ErrHedgeLost)
+		}
+		out <- a
+	}()
 }
 
 // mayHedge reports whether a hedge may be sent now, and charges the budget.
@@ -184,13 +224,13 @@ func (h *Hedger) mayHedge(ctx context.Context) bool {
 	return h.budget.TryHedge()
 }
 
-func (h *Hedger) attempt(ctx context.Context, call bff.Call, hedge bool, out chan<- attempt) {
+func (h *Hedger) attempt(ctx context.Context, call bff.Call) (a attempt) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
-			out <- attempt{err: bff.Errorf(h.service, bff.CodeUnavailable, fmt.Errorf("panic: %v", p), "internal error"), hedge: hedge}
+			a = attempt{err: bff.Errorf(h.service, bff.CodeUnavailable, fmt.Errorf("panic: %v", p), "internal error")}
 		}
 	}()
 	resp, err := h.next.Fetch(ctx, call)
-	out <- attempt{resp: resp, err: err, hedge: hedge, took: time.Since(start)}
+	return attempt{resp: resp, err: err, took: time.Since(start)}
 }
