@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/httpapi"
@@ -58,14 +57,15 @@ type Option func(*App)
 func WithLevel(lv *slog.LevelVar) Option { return func(a *App) { a.level = lv } }
 
 // WithTracer makes page and attempt spans with tp's tracer (by default,
-// none are made).
+// none are recorded and only trace context is carried:
+// observability.Propagating).
 func WithTracer(tp trace.TracerProvider) Option {
 	return func(a *App) { a.tracer = tp.Tracer("github.com/pagebff/pagebff") }
 }
 
 // New builds an App from a validated cfg, logging to log. It starts nothing.
 func New(cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
-	a := &App{log: log, tracer: noop.NewTracerProvider().Tracer(""), registry: newRegistry()}
+	a := &App{log: log, tracer: observability.Propagating().Tracer(""), registry: newRegistry()}
 	for _, o := range opts {
 		o(a)
 	}

@@ -152,3 +152,32 @@ func TestUntrustedTraceContextStartsANewTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceContextWithoutExporter: with nothing exporting spans (the
+// default provider records none), trace context still flows: an incoming
+// traceparent is continued with a new parent-id and its sampled flag, a
+// page without one starts an unsampled trace, and the log line names the
+// trace the services saw.
+func TestTraceContextWithoutExporter(t *testing.T) {
+	f := newFixture(t, handlers{}, nil)
+	f.get(t, "/v1/pages/home?user_id=abc", "traceparent", sampledParent)
+	f.get(t, "/v1/pages/home?user_id=def")
+	reqs := f.catalog.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("catalog got %d requests, want 2", len(reqs))
+	}
+	eventually(t, "two page log lines", func() bool { return len(f.logs.lines(t, "page")) == 2 })
+	lines := f.logs.lines(t, "page")
+	for i, want := range []struct {
+		trace, flags string // trace "" means any new one
+	}{{"4bf92f3577b34da6a3ce929d0e0e4736", "01"}, {"", "00"}} {
+		parts := strings.Split(reqs[i].Header.Get("traceparent"), "-")
+		if len(parts) != 4 || len(parts[1]) != 32 || len(parts[2]) != 16 || parts[3] != want.flags ||
+			(want.trace != "" && parts[1] != want.trace) || parts[2] == "00f067aa0ba902b7" || parts[2] == "0000000000000000" {
+			t.Fatalf("page %d: downstream traceparent %q, want trace %q with a new parent-id and flags %s", i, reqs[i].Header.Get("traceparent"), want.trace, want.flags)
+		}
+		if lines[i]["trace_id"] != parts[1] {
+			t.Errorf("page %d: log trace_id %v, downstream trace %s", i, lines[i]["trace_id"], parts[1])
+		}
+	}
+}

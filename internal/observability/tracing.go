@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Propagator carries W3C Trace Context (traceparent, tracestate) in and out.
@@ -31,29 +32,35 @@ func OTLPRequested(getenv func(string) string) bool {
 	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
-// NewTracerProvider returns the SDK tracer provider pagebff records spans
-// with. Spans are always made, so an incoming traceparent is continued and
-// a traceparent goes downstream; they are exported over OTLP/HTTP only when
-// the OTEL_ environment asks for it (OTLPRequested), configured by the
-// exporter's own OTEL_EXPORTER_OTLP_* variables (read from the process
-// environment; the exporter speaks OTLP over HTTP, whatever
-// OTEL_EXPORTER_OTLP_PROTOCOL says). Call Shutdown on the provider to flush.
-func NewTracerProvider(ctx context.Context, getenv func(string) string) (*sdktrace.TracerProvider, error) {
-	opts := []sdktrace.TracerProviderOption{
+// TracerProvider is a tracer provider to shut down at exit.
+type TracerProvider interface {
+	trace.TracerProvider
+	// Shutdown flushes the spans not yet exported.
+	Shutdown(ctx context.Context) error
+}
+
+// NewTracerProvider returns the tracer provider pagebff makes spans with.
+// When the OTEL_ environment asks for export (OTLPRequested), it is the
+// SDK's, exporting over OTLP/HTTP as configured by the exporter's own
+// OTEL_EXPORTER_OTLP_* variables (read from the process environment; the
+// exporter speaks OTLP over HTTP, whatever OTEL_EXPORTER_OTLP_PROTOCOL
+// says), sampling as OTEL_TRACES_SAMPLER says. Otherwise nothing would keep
+// a span, so none is recorded: the provider only carries trace context (an
+// incoming traceparent is continued, its sampled flag passed on, and a
+// traceparent goes downstream), at a fraction of the SDK's cost. Call
+// Shutdown on the provider to flush.
+func NewTracerProvider(ctx context.Context, getenv func(string) string) (TracerProvider, error) {
+	if !OTLPRequested(getenv) {
+		return Propagating(), nil
+	}
+	exp, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("otlp trace exporter: %w", err)
+	}
+	return sdktrace.NewTracerProvider(
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(serviceName(getenv)))),
-	}
-	if OTLPRequested(getenv) {
-		exp, err := otlptracehttp.New(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("otlp trace exporter: %w", err)
-		}
-		opts = append(opts, sdktrace.WithBatcher(exp))
-	} else {
-		// Nothing is exported: don't claim "sampled" downstream for traces
-		// we start, but pass an incoming decision on.
-		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
-	}
-	return sdktrace.NewTracerProvider(opts...), nil
+		sdktrace.WithBatcher(exp),
+	), nil
 }
 
 func serviceName(getenv func(string) string) string {
