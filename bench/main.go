@@ -41,7 +41,7 @@ type options struct {
 	rate                       float64
 	duration, warmup           time.Duration
 	saturate                   time.Duration
-	workers                    int
+	workers, rounds            int
 	png, doc                   string
 	only                       string
 	compare                    bool
@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs.StringVar(&o.bff, "bff", "bin/bff", "pagebff binary")
 	fs.StringVar(&o.plain, "plain", "bin/plain-bff", "plain concurrent BFF binary with a tuned pool (bench/plain), the baseline to beat")
-	fs.StringVar(&o.naive, "naive", "bin/naive-bff", "naive sequential BFF binary (bench/naive)")
+	fs.StringVar(&o.naive, "naive", "bin/naive-bff", "naive sequential BFF binary (bench/naive); empty leaves it out")
 	fs.StringVar(&o.fakesvc, "fakesvc", "bin/fakesvc", "fakesvc binary")
 	fs.BoolVar(&o.compare, "compare", true, "also run every scenario against the plain and the naive BFF")
 	fs.Float64Var(&o.rate, "rate", 200, "pages per second, open loop")
@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each scenario")
 	fs.DurationVar(&o.saturate, "saturate", 4*time.Second, "closed-loop saturation run per BFF (0 skips it)")
 	fs.IntVar(&o.workers, "workers", 64, "concurrent clients of the saturation run")
+	fs.IntVar(&o.rounds, "rounds", 3, "saturation rounds, the BFFs taking turns in each; each figure is the median over the rounds")
 	fs.StringVar(&o.png, "png", "", "write the latency plot here (e.g. docs/bench.png)")
 	fs.StringVar(&o.doc, "doc", "", "rewrite the results between the loadbench markers of this Markdown file (e.g. docs/bench.md)")
 	fs.StringVar(&o.only, "only", "", `run only the scenarios whose names contain this ("saturation": only the saturation runs)`)
@@ -79,6 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.rounds < 1 {
+		return fmt.Errorf("-rounds must be at least 1")
 	}
 	if o.rate <= 0 || o.duration <= 0 {
 		return fmt.Errorf("-rate and -duration must be positive")
@@ -99,7 +103,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	bffs := []bffUnderTest{{name: "pagebff", bin: o.bff, pagebff: true}}
 	if o.compare {
-		bffs = append(bffs, bffUnderTest{name: "plain", bin: o.plain}, bffUnderTest{name: "naive", bin: o.naive})
+		for _, b := range []bffUnderTest{{name: "plain", bin: o.plain}, {name: "naive", bin: o.naive}} {
+			if b.bin != "" { // -naive "" leaves the naive BFF out
+				bffs = append(bffs, b)
+			}
+		}
 	}
 	fmt.Fprintf(stdout, "loadbench: %s; %.0f pages/s for %v per scenario, after %v of warm-up; services answer in %v–%v\n",
 		machine(), o.rate, o.duration, o.warmup, o.minLatency, o.maxLatency)
@@ -123,13 +131,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var sat []saturation
 	if o.saturate > 0 && (o.only == "" || o.only == "saturation") {
-		for _, b := range bffs {
-			s, err := saturate(ctx, c, o, b)
-			if err != nil {
-				return fmt.Errorf("saturation, %s: %w", b.name, err)
+		// Rounds take turns, so a noisy neighbour slows every BFF alike
+		// rather than whichever ran at the time.
+		runs := make([][]saturation, len(bffs))
+		for round := range o.rounds {
+			for i, b := range bffs {
+				s, err := saturate(ctx, c, o, b, round == 0)
+				if err != nil {
+					return fmt.Errorf("saturation, %s: %w", b.name, err)
+				}
+				fmt.Fprintln(stdout, s.line())
+				runs[i] = append(runs[i], s)
 			}
-			fmt.Fprintln(stdout, s.line())
-			sat = append(sat, s)
+		}
+		for _, r := range runs {
+			sat = append(sat, medianSaturation(r))
 		}
 	}
 

@@ -89,7 +89,7 @@ func (rep report) markdown() string {
 		}
 	})
 	if len(rep.sat) > 0 {
-		fmt.Fprintf(&b, "\nThroughput at saturation (healthy services, %v closed loop; the load generator, the three services and the BFF share the machine's cores):\n\n", rep.o.saturate)
+		fmt.Fprintf(&b, "\nThroughput at saturation (healthy services, %v closed loop per run; the load generator, the three services and the BFF share the machine's cores; %d rounds, the BFFs taking turns, each figure the median):\n\n", rep.o.saturate, rep.o.rounds)
 		mdTable(&b, satHeader, func(add func([]string)) {
 			for _, s := range rep.sat {
 				add(s.cells(rep.plainSat()))

@@ -107,3 +107,18 @@ func TestMachine(t *testing.T) {
 		t.Errorf("machine() = %q", m)
 	}
 }
+
+func TestMedianSaturation(t *testing.T) {
+	runs := []saturation{
+		{bff: "pagebff", pagesPerS: 3000, cpuPerPage: 300 * time.Microsecond, failed: 1},
+		{bff: "pagebff", pagesPerS: 1000, cpuPerPage: 200 * time.Microsecond},
+		{bff: "pagebff", pagesPerS: 2000, cpuPerPage: 900 * time.Microsecond, failed: 2},
+	}
+	m := medianSaturation(runs)
+	if m.pagesPerS != 2000 || m.cpuPerPage != 300*time.Microsecond || m.failed != 3 || m.rounds != 3 {
+		t.Fatalf("median of %+v = %+v", runs, m)
+	}
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Fatalf("median of an even count = %v, want 2.5", got)
+	}
+}

@@ -232,6 +232,34 @@ type saturation struct {
 	failed     int
 	cpuPerPage time.Duration
 	cpuUse     float64 // BFF CPU seconds per second
+	rounds     int     // runs the figures are the median of
+}
+
+// medianSaturation sums the failures of runs of one BFF and takes the
+// median of each other figure.
+func medianSaturation(runs []saturation) saturation {
+	m := runs[0]
+	m.rounds, m.failed = len(runs), 0
+	var pages, cpuUse []float64
+	var cpu []time.Duration
+	for _, r := range runs {
+		m.failed += r.failed
+		pages, cpuUse, cpu = append(pages, r.pagesPerS), append(cpuUse, r.cpuUse), append(cpu, r.cpuPerPage)
+	}
+	m.pagesPerS, m.cpuUse, m.cpuPerPage = median(pages), median(cpuUse), median(cpu)
+	return m
+}
+
+// median returns the middle value (the mean of the two middle ones for an
+// even count).
+func median[T float64 | time.Duration](v []T) T {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 func (s saturation) line() string {
@@ -241,13 +269,14 @@ func (s saturation) line() string {
 
 // saturate runs the healthy scenario closed loop: workers clients each
 // sending the next page as soon as the last one is answered.
-func saturate(ctx context.Context, c *chaos.Cluster, o options, b bffUnderTest) (saturation, error) {
-	s := saturation{bff: b.name, workers: o.workers}
+// A profile is taken when asked for (-profile) and profile is true.
+func saturate(ctx context.Context, c *chaos.Cluster, o options, b bffUnderTest, profile bool) (saturation, error) {
+	s := saturation{bff: b.name, workers: o.workers, rounds: 1}
 	if err := setFaults(ctx, c, nil); err != nil {
 		return s, err
 	}
 	var env []string
-	profile := b.pagebff && o.profile != ""
+	profile = profile && b.pagebff && o.profile != ""
 	if b.pagebff {
 		env = o.bffEnv
 		if profile {

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,6 +78,7 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	for _, w := range config.EnvWarnings(environ, cfg) {
 		log.Warn(w)
 	}
+	logGC(log, app.TuneGC(getenv, "/sys/fs/cgroup"))
 
 	var demoURLs map[string]string
 	if *demo {
@@ -224,4 +227,14 @@ func withDemoURLs(cfg config.Config, urls map[string]string, log *slog.Logger) (
 		}
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// logGC says which garbage collector settings are in force.
+func logGC(log *slog.Logger, gc app.GCSettings) {
+	limit := "none"
+	if gc.MemoryLimit != math.MaxInt64 {
+		limit = strconv.FormatInt(gc.MemoryLimit>>20, 10) + " MiB"
+	}
+	log.Info("garbage collector", slog.Int("gogc", gc.Percent), slog.String("memory_limit", limit),
+		slog.Any("from_env", gc.FromEnv))
 }
