@@ -133,7 +133,7 @@ func (s *Server) logPage(ctx context.Context, requestID string, traceID trace.Tr
 	sections := make([]slog.Attr, len(p.Sections))
 	backing := make([]slog.Attr, 0, perSection*len(p.Sections))
 	for i, o := range p.Sections {
-		sec := backing[len(backing):len(backing):len(backing)+perSection]
+		sec := backing[len(backing) : len(backing) : len(backing)+perSection]
 		sec = append(sec, slog.String("status", o.Status()), slog.Float64("latency_ms", float64(o.Latency.Microseconds())/1000))
 		if o.Err == nil || o.Stale {
 			sec = append(sec, slog.String("source", o.Source.String()))
