@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -23,6 +24,7 @@ type App struct {
 	log     *slog.Logger
 	level   *slog.LevelVar // nil when the logger's level is not ours to set
 	tracer  trace.Tracer
+	now     func() time.Time // nil: time.Now
 	metrics *observability.Metrics
 	server  *httpapi.Server
 	state   atomic.Pointer[state]
@@ -62,6 +64,10 @@ func WithLevel(lv *slog.LevelVar) Option { return func(a *App) { a.level = lv } 
 func WithTracer(tp trace.TracerProvider) Option {
 	return func(a *App) { a.tracer = tp.Tracer("github.com/pagebff/pagebff") }
 }
+
+// WithClock makes cached values age by now instead of the wall clock, for
+// tests.
+func WithClock(now func() time.Time) Option { return func(a *App) { a.now = now } }
 
 // New builds an App from a validated cfg, logging to log. It starts nothing.
 func New(cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"log/slog"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -48,6 +49,7 @@ type policy struct {
 type service struct {
 	cfg    config.Service
 	tracer trace.Tracer
+	now    func() time.Time // nil: time.Now
 
 	// Long-lived state, from the registry; nil when switched off.
 	count     *counters
@@ -71,7 +73,7 @@ func (a *App) newService(sc config.Service) (*service, error) {
 		return nil, err
 	}
 	a.metrics.AddService(sc.Name)
-	s.tracer = a.tracer
+	s.tracer, s.now = a.tracer, a.now
 	dc := sc.Downstream
 	dc.Pool = s.pool
 	s.client = downstream.New(dc, a.tracer)
@@ -87,7 +89,7 @@ func (s *service) staleCache(next bff.Fetcher) bff.Fetcher {
 	if !s.cfg.Cache.Enabled {
 		return next
 	}
-	s.stale = cache.NewStale(s.cfg.Cache.StaleTTL, s.store, next, nil, &s.count.staleServed)
+	s.stale = cache.NewStale(s.cfg.Cache.StaleTTL, s.store, next, s.now, &s.count.staleServed)
 	return s.stale
 }
 

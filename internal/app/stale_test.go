@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pagebff/pagebff/internal/app"
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/resilience"
 	"github.com/pagebff/pagebff/internal/testutil"
@@ -140,12 +142,18 @@ func TestStaleAtPageDeadline(t *testing.T) {
 
 // Past stale_ttl a value is no longer served.
 func TestStaleTTL(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	f := newFixture(t, handlers{}, func(c *config.Config) {
-		setService(c, "user", func(s *config.Service) { s.Cache.StaleTTL = 50 * time.Millisecond })
-	})
+		setService(c, "user", func(s *config.Service) { s.Cache.StaleTTL = time.Minute })
+	}, app.WithClock(clock))
 	f.page(t)
-	time.Sleep(100 * time.Millisecond)
 	f.user.Set(testutil.Status(500, ``))
+	advance(time.Minute - time.Second)
+	assertStale(t, f.page(t), "user", "upstream_status")
+	advance(2 * time.Second)
 	if m := f.page(t).page.Meta.Sections["user"]; m.Status != "error" {
 		t.Fatalf("user section %+v, want an error past stale_ttl", m)
 	}
