@@ -2,6 +2,8 @@ package downstream
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -194,8 +196,8 @@ type reply struct {
 // CodeTimeout or CodeCanceled when ctx ended (see bff.ContextError),
 // CodeUnavailable when the connection failed, CodeNotFound for 404,
 // CodeUpstreamStatus for any other non-2xx status, and CodeBadResponse for
-// malformed JSON, a body over MaxBody, or an answer for another request or
-// user.
+// malformed JSON, a gzip body that does not decode, a body over MaxBody
+// (decoded), or an answer for another request or user.
 func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, err error) {
 	ctx, span := c.tracer.Start(ctx, c.spanName, trace.WithSpanKind(trace.SpanKindClient))
 	// Attributes cost allocations; an unsampled span would drop them.
@@ -256,6 +258,8 @@ func (c *Client) getH1(ctx context.Context, call bff.Call) (reply, error) {
 		switch {
 		case errors.Is(err, h1.ErrBodyTooLarge):
 			return reply{}, c.tooLarge()
+		case corruptEncoding(err):
+			return reply{}, c.corrupt(err)
 		case err != nil:
 			return reply{}, c.transportError(ctx, err, "connection failed")
 		}
@@ -335,10 +339,25 @@ func (c *Client) getHTTP(ctx context.Context, call bff.Call) (reply, error) {
 	if errors.Is(err, errTooLarge) {
 		return reply{}, c.tooLarge()
 	}
+	if corruptEncoding(err) {
+		return reply{}, c.corrupt(err)
+	}
 	if err != nil {
 		return reply{}, c.transportError(ctx, err, "connection failed while reading the body")
 	}
 	return r, nil
+}
+
+// corruptEncoding reports whether err is a gzip body that does not decode:
+// the service's answer is malformed, the connection is not at fault.
+func corruptEncoding(err error) bool {
+	var ce flate.CorruptInputError
+	return errors.As(err, &ce) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum)
+}
+
+func (c *Client) corrupt(err error) *bff.Error {
+	c.closeIdle()
+	return bff.Errorf(c.name, bff.CodeBadResponse, err, "malformed response")
 }
 
 func (c *Client) statusError(status int) *bff.Error {

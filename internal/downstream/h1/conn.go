@@ -549,7 +549,7 @@ func (pc *conn) readGzip(maxBody int64) ([]byte, error) {
 func gzipError(err error) error {
 	var corrupt flate.CorruptInputError
 	if errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, &corrupt) {
-		return fmt.Errorf("%w: gzip: %v", ErrBadResponse, err)
+		return fmt.Errorf("%w: gzip: %w", ErrBadResponse, err)
 	}
 	return err
 }
