@@ -2,6 +2,8 @@ package downstream
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -469,6 +472,306 @@ func TestDepthWithin(t *testing.T) {
 	for _, tt := range tests {
 		if got := depthWithin([]byte(tt.in), tt.max); got != tt.want {
 			t.Errorf("depthWithin(%s, %d) = %v, want %v", tt.in, tt.max, got, tt.want)
+		}
+	}
+}
+
+// The tests below complement TestGzipBodies, TestBodyCap and
+// TestReasonPhrases (mapping_test.go): both client paths (clientPaths),
+// every body framing, exact boundaries and more kinds of corruption.
+
+// pathClient returns a client of path p for base with max_body maxBody
+// whose idle connections, net/http's included, are closed at cleanup.
+func pathClient(t testing.TB, base string, p func(*Config), maxBody int64) *Client {
+	t.Helper()
+	c := newClient(t, base, func(c *Config) {
+		c.MaxBody = maxBody
+		if p != nil {
+			p(c)
+		}
+	})
+	t.Cleanup(c.closeIdle)
+	return c
+}
+
+// rawHTTP serves every connection one request: it reads it and writes
+// answer, bytes exactly as given, then closes the connection. For status
+// lines and framings httptest would not write.
+func rawHTTP(t testing.TB, answer func(path string) string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer nc.Close()
+				_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+				req, err := http.ReadRequest(bufio.NewReader(nc))
+				if err != nil {
+					return
+				}
+				_, _ = nc.Write([]byte(answer(req.URL.Path)))
+			})
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// withLength is a complete answer with status line line and body framed by
+// Content-Length, after header lines extra (each ending in CRLF).
+func withLength(line, extra, body string) string {
+	return line + "\r\n" + extra + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}
+
+// padded is a JSON object naming user abc of exactly n bytes.
+func padded(t testing.TB, n int) string {
+	t.Helper()
+	s := `{"id":"abc","pad":"` + strings.Repeat("x", n-len(`{"id":"abc","pad":""}`)) + `"}`
+	if len(s) != n {
+		t.Fatalf("padded(%d) is %d bytes", n, len(s))
+	}
+	return s
+}
+
+// TestGzipAnswerDecoded: the Response holds the decoded object, byte for
+// byte, whether the gzip body comes with a Content-Length or chunked, and
+// its header no longer matters.
+func TestGzipAnswerDecoded(t *testing.T) {
+	const obj = `{"id":"abc","name":"Ada","tags":["a","b"]}`
+	for _, p := range clientPaths {
+		for _, chunked := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/chunked=%v", p.name, chunked), func(t *testing.T) {
+				body := gzipped(t, obj)
+				srv, _ := counting(t, func(w http.ResponseWriter, _ *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					w.Header().Set("Content-Encoding", "gzip")
+					if chunked {
+						w.(http.Flusher).Flush()
+					}
+					_, _ = w.Write(body)
+				})
+				resp, err := fetch(t, pathClient(t, srv.URL, p.tweak, 1<<20), "abc", "rid")
+				if err != nil || string(resp.Body) != obj {
+					t.Fatalf("Fetch = %q, %v; want %q", resp.Body, err, obj)
+				}
+			})
+		}
+	}
+}
+
+// TestGzipCorruptIsBadResponse: every way a gzip body can fail to decode
+// (bad magic, bad deflate data, bad CRC, wrong length trailer) is the
+// service's malformed answer — bad_response, as Fetch documents — not a
+// connection failure; and the client keeps working afterwards.
+func TestGzipCorruptIsBadResponse(t *testing.T) {
+	const obj = `{"id":"abc","name":"Ada"}`
+	good := gzipped(t, obj)
+	flip := func(i int) string { // good with the byte at i (from the end if negative) inverted
+		b := append([]byte(nil), good...)
+		if i < 0 {
+			i += len(b)
+		}
+		b[i] ^= 0xff
+		return string(b)
+	}
+	for _, p := range clientPaths {
+		for _, tt := range []struct{ name, body string }{
+			{"not gzip at all", obj},
+			{"bad magic", flip(0)},
+			{"deflate data corrupt", "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff"},
+			{"CRC mismatch", flip(-8)},
+			{"length trailer mismatch", flip(-1)},
+		} {
+			t.Run(p.name+"/"+tt.name, func(t *testing.T) {
+				base := rawHTTP(t, func(path string) string {
+					if path == "/users/abc" {
+						return withLength("HTTP/1.1 200 OK", "Content-Encoding: gzip\r\n", string(good))
+					}
+					return withLength("HTTP/1.1 200 OK", "Content-Encoding: gzip\r\n", tt.body)
+				})
+				c := pathClient(t, base, p.tweak, 1<<20)
+				_, err := fetch(t, c, "bad", "rid-1")
+				e := wantCode(t, err, bff.CodeBadResponse)
+				if e.Local {
+					t.Fatalf("corrupt gzip marked as pagebff's own failure: %v", err)
+				}
+				resp, err := fetch(t, c, "abc", "rid-2")
+				if err != nil || string(resp.Body) != obj {
+					t.Fatalf("after a corrupt answer, Fetch = %q, %v; want %q", resp.Body, err, obj)
+				}
+			})
+		}
+	}
+}
+
+// TestGzipDecodedSizeCap: max_body bounds the decoded body, as Fetch
+// documents: a gzip body decoding to exactly max_body bytes is accepted,
+// one byte more is bad_response although both are far smaller on the
+// wire, and so is a bomb (megabytes of zeros in a few kilobytes).
+func TestGzipDecodedSizeCap(t *testing.T) {
+	const maxBody = 4096
+	exact := padded(t, maxBody)
+	over := padded(t, maxBody+1)
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	_, _ = zw.Write([]byte(`{"id":"abc","pad":"`))
+	_, _ = zw.Write(make([]byte, 2<<20))
+	_ = zw.Close()
+	for _, tt := range []struct {
+		name string
+		wire []byte
+		ok   bool
+	}{
+		{"decoded at max_body", gzipped(t, exact), true},
+		{"decoded one byte over", gzipped(t, over), false},
+		{"bomb", bomb.Bytes(), false},
+	} {
+		if len(tt.wire) >= maxBody {
+			t.Fatalf("%s: %d bytes on the wire, want fewer than max_body for the test to mean anything", tt.name, len(tt.wire))
+		}
+		for _, p := range clientPaths {
+			for _, chunked := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/chunked=%v", p.name, tt.name, chunked), func(t *testing.T) {
+					srv, _ := counting(t, func(w http.ResponseWriter, _ *http.Request) {
+						w.Header().Set("Content-Encoding", "gzip")
+						if chunked {
+							w.(http.Flusher).Flush()
+						}
+						_, _ = w.Write(tt.wire)
+					})
+					resp, err := fetch(t, pathClient(t, srv.URL, p.tweak, maxBody), "abc", "rid")
+					if !tt.ok {
+						e := wantCode(t, err, bff.CodeBadResponse)
+						if !errors.Is(err, errTooLarge) {
+							t.Fatalf("err = %v (message %q), want the too-large detail", err, e.Message)
+						}
+						return
+					}
+					if err != nil || string(resp.Body) != exact {
+						t.Fatalf("Fetch = %d bytes, %v; want the %d-byte decoded body", len(resp.Body), err, len(exact))
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestStatusLineReasonIgnored: the numeric code alone decides the mapping;
+// a reason phrase that is absent, empty, non-ASCII or names another status
+// changes nothing, and none reaches the error.
+func TestStatusLineReasonIgnored(t *testing.T) {
+	const obj = `{"id":"abc"}`
+	tests := []struct {
+		line   string
+		body   string
+		code   bff.Code // CodeNone: success with want
+		want   string
+		status int
+		fault  bff.Fault
+	}{
+		{line: "HTTP/1.1 503 Totally Fine", code: bff.CodeUpstreamStatus, status: 503, fault: bff.FaultService},
+		{line: "HTTP/1.1 503 ", code: bff.CodeUpstreamStatus, status: 503, fault: bff.FaultService},
+		{line: "HTTP/1.1 503", code: bff.CodeUpstreamStatus, status: 503, fault: bff.FaultService},
+		{line: "HTTP/1.1 503 200 OK", body: obj, code: bff.CodeUpstreamStatus, status: 503, fault: bff.FaultService},
+		{line: "HTTP/1.0 500 Totally Fine", code: bff.CodeUpstreamStatus, status: 500, fault: bff.FaultService},
+		{line: "HTTP/1.1 404 Totally Found", code: bff.CodeNotFound, status: 404, fault: bff.FaultRequest},
+		{line: "HTTP/1.1 429 Totally Fine", code: bff.CodeUpstreamStatus, status: 429, fault: bff.FaultService},
+		{line: "HTTP/1.1 200 ", body: obj, want: obj},
+		{line: "HTTP/1.1 200", body: obj, want: obj},
+		{line: "HTTP/1.1 200 503 Service Unavailable", body: obj, want: obj},
+		{line: "HTTP/1.1 200 \xe7a va tr\xe8s bien", body: obj, want: obj},
+		{line: "HTTP/1.0 200 Totally Fine", body: obj, want: obj},
+		{line: "HTTP/1.1 204 Lots Of Content", want: `{"items":[]}`},
+	}
+	for _, p := range clientPaths {
+		for _, tt := range tests {
+			t.Run(p.name+"/"+strings.ToValidUTF8(tt.line, "?"), func(t *testing.T) {
+				base := rawHTTP(t, func(string) string {
+					return withLength(tt.line, "Content-Type: application/json\r\nConnection: close\r\n", tt.body)
+				})
+				resp, err := fetch(t, pathClient(t, base, p.tweak, 1<<20), "abc", "rid")
+				if tt.code == bff.CodeNone {
+					if err != nil || string(resp.Body) != tt.want {
+						t.Fatalf("Fetch = %q, %v; want %q", resp.Body, err, tt.want)
+					}
+					return
+				}
+				e := wantCode(t, err, tt.code)
+				if e.Status != tt.status || bff.Classify(err) != tt.fault {
+					t.Fatalf("status %d, fault %d; want %d, %d", e.Status, bff.Classify(err), tt.status, tt.fault)
+				}
+				if strings.Contains(err.Error(), "Totally") || strings.Contains(err.Error(), "200 OK") {
+					t.Fatalf("error %q shows the service's reason phrase", err)
+				}
+			})
+		}
+	}
+}
+
+// TestBodyCapEveryFraming: max_body holds whatever frames the body —
+// Content-Length, chunked, or the server closing the connection: exactly
+// max_body bytes are accepted (an array too, though wrapping it in
+// {"items":...} makes it longer), one more is bad_response, and so is a
+// Content-Length claim over max_body with fewer bytes behind it.
+func TestBodyCapEveryFraming(t *testing.T) {
+	const maxBody = 2000
+	exact, over := padded(t, maxBody), padded(t, maxBody+1)
+	array := `[` + strings.Repeat(`1,`, (maxBody-2)/2-1) + `1` + `]`
+	if len(array) != maxBody-1 {
+		t.Fatalf("array is %d bytes", len(array))
+	}
+	array += " " // exactly max_body, trailing whitespace allowed
+	frame := map[string]func(body string) string{
+		"content-length": func(body string) string { return withLength("HTTP/1.1 200 OK", "", body) },
+		"chunked": func(body string) string {
+			// Two chunks, so no single chunk size gives the total away.
+			half := len(body) / 2
+			return fmt.Sprintf("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n",
+				half, body[:half], len(body)-half, body[half:])
+		},
+		"close-delimited": func(body string) string { return "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body },
+		"claim over max_body": func(string) string {
+			return "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(maxBody+1) + "\r\n\r\n" + `{"id":"abc"}`
+		},
+	}
+	tests := []struct {
+		framing, name, body, want string // want "": bad_response
+	}{
+		{"content-length", "exact", exact, exact},
+		{"content-length", "over", over, ""},
+		{"content-length", "array exact", array, `{"items":` + strings.TrimSpace(array) + `}`},
+		{"chunked", "exact", exact, exact},
+		{"chunked", "over", over, ""},
+		{"chunked", "far over", padded(t, 50*maxBody), ""},
+		{"chunked", "array exact", array, `{"items":` + strings.TrimSpace(array) + `}`},
+		{"close-delimited", "exact", exact, exact},
+		{"close-delimited", "over", over, ""},
+		{"claim over max_body", "short", "", ""},
+	}
+	for _, p := range clientPaths {
+		for _, tt := range tests {
+			t.Run(p.name+"/"+tt.framing+"/"+tt.name, func(t *testing.T) {
+				base := rawHTTP(t, func(string) string { return frame[tt.framing](tt.body) })
+				resp, err := fetch(t, pathClient(t, base, p.tweak, maxBody), "abc", "rid")
+				if tt.want == "" {
+					wantCode(t, err, bff.CodeBadResponse)
+					if !errors.Is(err, errTooLarge) {
+						t.Fatalf("err = %v, want the too-large detail", err)
+					}
+					return
+				}
+				if err != nil || string(resp.Body) != tt.want {
+					t.Fatalf("Fetch = %d bytes, %v; want the %d-byte answer", len(resp.Body), err, len(tt.want))
+				}
+			})
 		}
 	}
 }
