@@ -352,7 +352,8 @@ func (c *Client) getHTTP(ctx context.Context, call bff.Call) (reply, error) {
 // the service's answer is malformed, the connection is not at fault.
 func corruptEncoding(err error) bool {
 	var ce flate.CorruptInputError
-	return errors.As(err, &ce) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum)
+	return errors.Is(err, h1.ErrBadEncoding) || errors.As(err, &ce) || errors.Is(err, gzip.ErrHeader) ||
+		errors.Is(err, gzip.ErrChecksum)
 }
 
 func (c *Client) corrupt(err error) *bff.Error {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -49,9 +50,16 @@ func TestGzipBodies(t *testing.T) {
 		{"corrupt", func(testing.TB) []byte { return []byte("\x1f\x8b\x08\x00garbage-not-deflate") }, 1 << 20, bff.CodeBadResponse},
 		// Small on the wire, over max_body once decoded.
 		{"decoded over max_body", func(t testing.TB) []byte { return gzipped(t, big) }, 1024, bff.CodeBadResponse},
+		// The framing ends, the gzip stream does not: malformed, not a
+		// dropped connection. (Only the h1 path can tell the two apart:
+		// net/http reports both as io.ErrUnexpectedEOF.)
+		{"cut short", func(t testing.TB) []byte { z := gzipped(t, big); return z[:len(z)-6] }, 1 << 20, bff.CodeBadResponse},
 	}
 	for _, p := range clientPaths {
 		for _, tt := range tests {
+			if tt.name == "cut short" && p.tweak != nil {
+				continue
+			}
 			t.Run(p.name+"/"+tt.name, func(t *testing.T) {
 				body := tt.body(t)
 				srv, _ := counting(t, func(w http.ResponseWriter, _ *http.Request) {
@@ -108,6 +116,33 @@ func TestBodyCap(t *testing.T) {
 				if !tt.ok {
 					wantCode(t, err, bff.CodeBadResponse)
 				}
+			})
+		}
+	}
+}
+
+// An error page longer than max_body keeps its status: a 404 is not_found
+// (a gone resource, not the service's fault), a 500 upstream_status.
+func TestErrorBodyOverMaxBody(t *testing.T) {
+	page := strings.Repeat("<p>error</p>", 1000)
+	for _, p := range clientPaths {
+		for _, tt := range []struct {
+			status int
+			code   bff.Code
+		}{{http.StatusNotFound, bff.CodeNotFound}, {http.StatusInternalServerError, bff.CodeUpstreamStatus}} {
+			t.Run(fmt.Sprintf("%s/%d", p.name, tt.status), func(t *testing.T) {
+				srv, _ := counting(t, func(w http.ResponseWriter, _ *http.Request) {
+					w.WriteHeader(tt.status)
+					w.Write([]byte(page))
+				})
+				c := newClient(t, srv.URL, func(c *Config) {
+					c.MaxBody = 1000
+					if p.tweak != nil {
+						p.tweak(c)
+					}
+				})
+				_, err := fetch(t, c, "abc", "rid")
+				wantCode(t, err, tt.code)
 			})
 		}
 	}

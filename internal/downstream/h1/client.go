@@ -26,6 +26,10 @@ var (
 	// Content-Length and Transfer-Encoding, an unsupported
 	// Transfer-Encoding, a malformed chunk). The connection is closed.
 	ErrBadResponse = errors.New("malformed response")
+	// ErrBadEncoding: the body's framing ended cleanly but its gzip
+	// stream does not decode (corrupt, or cut short inside the body).
+	// It wraps ErrBadResponse too. The connection is closed.
+	ErrBadEncoding = fmt.Errorf("%w: body encoding does not decode", ErrBadResponse)
 	// ErrInvalidRequest: the path or a header field cannot be written
 	// safely; nothing was sent. Also returned for an invalid Config.
 	ErrInvalidRequest = errors.New("invalid request")
@@ -49,7 +53,10 @@ type Response struct {
 	Header http.Header
 	// Body is the decoded body: de-chunked, and gunzipped when
 	// Content-Encoding is "gzip" (or "x-gzip"); other encodings are left
-	// as they came. Empty (nil) for 204, 304 and empty bodies.
+	// as they came. Empty (nil) for 204, 304 and empty bodies, and for
+	// any status outside 2xx: such a body is read past (a little of it,
+	// keeping the connection; a longer one closes it), never kept, so an
+	// error page larger than maxBody still gives its status.
 	Body []byte
 }
 

@@ -175,7 +175,7 @@ func TestGetAgainstNetHTTPServer(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				http.Error(w, "nope", http.StatusNotFound)
 			},
-			wantStatus: 404, wantBody: []byte("nope\n"),
+			wantStatus: 404, wantBody: nil, // read past, not kept
 		},
 		{
 			name: "multiple header values kept, keys canonical",
@@ -261,6 +261,51 @@ func TestGetAgainstNetHTTPServer(t *testing.T) {
 				t.Errorf("%d idle conns, want the one used", n)
 			}
 		})
+	}
+}
+
+// An error page larger than maxBody still gives its status (the caller
+// maps it: a 404 is not a malformed answer); its connection is closed
+// rather than read to the end.
+func TestLargeErrorBodyGivesStatus(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 64<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write(big)
+	}))
+	defer srv.Close()
+	c := newClient(t, hostOf(srv.URL))
+	resp, err := c.Get(context.Background(), "/x", nil, 1<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != http.StatusInternalServerError || resp.Body != nil {
+		t.Errorf("status %d, %d body bytes; want 500 and none", resp.Status, len(resp.Body))
+	}
+	if n := c.IdleConns(); n != 0 {
+		t.Errorf("%d idle conns after a body too long to skip, want 0", n)
+	}
+}
+
+// A gzip stream cut short inside a body whose framing ended is a malformed
+// answer (ErrBadEncoding), not a dropped connection.
+func TestGzipCutShortIsBadEncoding(t *testing.T) {
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(bytes.Repeat([]byte(`{"items":[1,2,3]}`), 50))
+	zw.Close()
+	for _, cut := range []int{zb.Len() / 2, zb.Len() - 4} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Length", strconv.Itoa(cut))
+			w.Write(zb.Bytes()[:cut])
+		}))
+		c := newClient(t, hostOf(srv.URL))
+		_, err := c.Get(context.Background(), "/x", nil, 1<<20)
+		if !errors.Is(err, ErrBadEncoding) {
+			t.Errorf("cut at %d of %d: err = %v, want ErrBadEncoding", cut, zb.Len(), err)
+		}
+		srv.Close()
 	}
 }
 

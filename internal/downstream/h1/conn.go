@@ -287,7 +287,15 @@ func (pc *conn) readResponse(maxHeader int, maxBody int64) (resp *Response, keep
 		pc.body.reset(modeClose, 0, maxHeader, maxBody)
 		keep = false
 	}
-	if !noBody && !(hasCL && cl == 0) {
+	switch {
+	case noBody || (hasCL && cl == 0):
+	case status < 200 || status >= 300:
+		// Nobody reads an error page or a redirect's body: skip a little
+		// of it to keep the connection, and close it for more.
+		if !pc.skipBody() {
+			keep = false
+		}
+	default:
 		if isGzip(h["Content-Encoding"]) {
 			resp.Body, err = pc.readGzip(maxBody)
 			delete(h, "Content-Encoding")
@@ -306,6 +314,27 @@ func (pc *conn) readResponse(maxHeader int, maxBody int64) (resp *Response, keep
 		keep = false
 	}
 	return resp, keep, "", nil
+}
+
+// skipDiscard is how much of a body outside 2xx is read past to keep its
+// connection.
+const skipDiscard = 4 << 10
+
+// skipBody reads past up to skipDiscard bytes of a body nobody uses and
+// reports whether its framing ended cleanly within them.
+func (pc *conn) skipBody() bool {
+	var buf [512]byte
+	for n := 0; n < skipDiscard; {
+		m, err := pc.body.Read(buf[:])
+		n += m
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // parseStatusLine parses "HTTP/1.x NNN[ reason]".
@@ -531,6 +560,11 @@ func (pc *conn) readGzip(maxBody int64) ([]byte, error) {
 	}
 	body, err := readAll(zr, startSize(4*pc.br.Buffered()), -1, maxBody)
 	gzipReaders.Put(zr)
+	if errors.Is(err, io.ErrUnexpectedEOF) && pc.body.done {
+		// The framing ended but the gzip stream did not (or a few stray
+		// bytes followed it): the answer is malformed, the connection fine.
+		return nil, fmt.Errorf("%w: gzip stream cut short", ErrBadEncoding)
+	}
 	if err != nil {
 		return nil, gzipError(err)
 	}
@@ -549,7 +583,7 @@ func (pc *conn) readGzip(maxBody int64) ([]byte, error) {
 func gzipError(err error) error {
 	var corrupt flate.CorruptInputError
 	if errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, &corrupt) {
-		return fmt.Errorf("%w: gzip: %w", ErrBadResponse, err)
+		return fmt.Errorf("%w: gzip: %w", ErrBadEncoding, err)
 	}
 	return err
 }
