@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -127,14 +128,26 @@ func TestStaleAtPageDeadline(t *testing.T) {
 		}
 	})
 	f.page(t)
-	f.activity.Set(testutil.Hang())
+	ended := make(chan struct{})
+	f.activity.Set(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // hangs until pagebff gives up on the call
+		close(ended)
+	})
 	r := f.page(t)
 	m := assertStale(t, r, "activity", "timeout")
 	if m["error"] != "activity: page deadline reached before the service answered" && m["error"] != "activity: timed out after 100ms" {
 		t.Fatalf("stale activity error = %v", m["error"])
 	}
 	// Served once, counted once, even though the straggling call ends later.
-	time.Sleep(150 * time.Millisecond)
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hung call was never abandoned")
+	}
+	testutil.Eventually(t, "the straggler's outcome recorded", func() bool {
+		st, _ := f.app.Stats("activity")
+		return st.StaleServed >= 1
+	})
 	if st, _ := f.app.Stats("activity"); st.StaleServed != 1 {
 		t.Fatalf("stale served %d, want 1", st.StaleServed)
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pagebff/pagebff/internal/bff"
@@ -160,8 +161,10 @@ func TestHedgeNotSent(t *testing.T) {
 }
 
 // A first attempt that fails before the delay is the answer: hedging is not
-// a retry.
-func TestHedgeIsNotARetry(t *testing.T) {
+// a retry. (The clocks here are synctest's.)
+func TestHedgeIsNotARetry(t *testing.T) { synctest.Test(t, testHedgeIsNotARetry) }
+
+func testHedgeIsNotARetry(t *testing.T) {
 	var n atomic.Int64
 	failing := bff.FetcherFunc(func(context.Context, bff.Call) (bff.Response, error) {
 		n.Add(1)
@@ -204,7 +207,9 @@ func TestAutoDelay(t *testing.T) {
 
 // The first attempt fails after the hedge went out: the hedge's good answer
 // wins.
-func TestHedgeWinsAfterPrimaryFails(t *testing.T) {
+func TestHedgeWinsAfterPrimaryFails(t *testing.T) { synctest.Test(t, testHedgeWinsAfterPrimaryFails) }
+
+func testHedgeWinsAfterPrimaryFails(t *testing.T) {
 	var n atomic.Int64
 	next := bff.FetcherFunc(func(ctx context.Context, c bff.Call) (bff.Response, error) {
 		if n.Add(1) == 1 {
