@@ -1,6 +1,7 @@
 package app
 
 import (
+	"github.com/pagebff/pagebff/internal/cache"
 	"time"
 
 	"github.com/pagebff/pagebff/internal/httpapi"
@@ -42,8 +43,11 @@ type hedgeView struct {
 type cacheView struct {
 	Enabled    bool   `json:"enabled"`
 	StaleTTL   string `json:"stale_ttl"`
+	FreshTTL   string `json:"fresh_ttl"`
+	Revalidate string `json:"revalidate"`
 	MaxEntries int    `json:"max_entries"`
-	Entries    int    `json:"entries"`
+	MaxBytes   int64  `json:"max_bytes"`
+	cache.Usage
 }
 
 // Breakers returns {"services": {"<name>": breakerView, ...}}.
@@ -51,7 +55,7 @@ func (ad admin) Breakers() any {
 	st := ad.a.state.Load()
 	out := make(map[string]breakerView, len(st.services))
 	for _, s := range st.services {
-		b := s.cfg.Breaker
+		b, c := s.cfg.Breaker, s.cfg.Cache
 		v := breakerView{
 			State:  s.breaker.State().String(),
 			Forced: s.breaker.Forced().String(),
@@ -60,8 +64,9 @@ func (ad admin) Breakers() any {
 				ConsecutiveFailures: b.ConsecutiveFailures, FailureRatio: b.FailureRatio, MinRequests: b.MinRequests,
 				Interval: b.Interval.String(), OpenTimeout: b.OpenTimeout.String(), HalfOpenRequests: b.HalfOpenRequests,
 			},
-			Hedge:  hedgeView{Enabled: s.cfg.Hedge.Enabled, Delay: "auto", BudgetPercent: s.cfg.Hedge.BudgetPercent},
-			Cache:  cacheView{Enabled: s.cfg.Cache.Enabled, StaleTTL: s.cfg.Cache.StaleTTL.String(), MaxEntries: s.cfg.Cache.MaxEntries},
+			Hedge: hedgeView{Enabled: s.cfg.Hedge.Enabled, Delay: "auto", BudgetPercent: s.cfg.Hedge.BudgetPercent},
+			Cache: cacheView{Enabled: c.Enabled, StaleTTL: c.StaleTTL.String(), FreshTTL: c.FreshTTL.String(),
+				Revalidate: c.Revalidate.String(), MaxEntries: c.MaxEntries, MaxBytes: c.MaxBytes},
 			Totals: s.count.load(),
 		}
 		if d := s.cfg.Hedge.Delay; d > 0 {
@@ -70,8 +75,8 @@ func (ad admin) Breakers() any {
 		if s.hedger != nil {
 			v.Hedge.CurrentDelay = s.hedger.Delay().Round(time.Microsecond).String()
 		}
-		if s.stale != nil {
-			v.Cache.Entries = s.stale.Len()
+		if s.store != nil {
+			v.Cache.Usage = s.store.Usage()
 		}
 		out[s.cfg.Name] = v
 	}

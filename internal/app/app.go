@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/pagebff/pagebff/internal/cache"
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/httpapi"
 	"github.com/pagebff/pagebff/internal/observability"
@@ -29,9 +30,18 @@ type App struct {
 	server  *httpapi.Server
 	state   atomic.Pointer[state]
 
+	// refresher runs the caches' background revalidations; Close stops
+	// them.
+	refresher *cache.Refresher
+
 	mu       sync.Mutex // serializes Reload and Close
 	registry *registry  // guarded by mu
 }
+
+// maxRefreshes bounds the background revalidations running at once, over
+// all services: past it, a value in its revalidation window is still
+// served and the next page starts the refresh.
+const maxRefreshes = 64
 
 // state is one configuration's running parts, swapped whole by Reload.
 type state struct {
@@ -71,7 +81,8 @@ func WithClock(now func() time.Time) Option { return func(a *App) { a.now = now 
 
 // New builds an App from a validated cfg, logging to log. It starts nothing.
 func New(cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
-	a := &App{log: log, tracer: observability.Propagating().Tracer(""), registry: newRegistry()}
+	a := &App{log: log, tracer: observability.Propagating().Tracer(""), registry: newRegistry(),
+		refresher: cache.NewRefresher(maxRefreshes)}
 	for _, o := range opts {
 		o(a)
 	}
@@ -168,8 +179,10 @@ func (a *App) samples() []observability.ServiceSample {
 	return out
 }
 
-// Close releases the downstream connection pools.
+// Close stops the background revalidations (cancelling those running and
+// waiting for them) and releases the downstream connection pools.
 func (a *App) Close() {
+	a.refresher.Close()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.registry.prune(nil)

@@ -61,21 +61,25 @@ func newRegistry() *registry {
 // admin view: handed to the policies of every pipeline built for the
 // service, so they survive reloads. Safe for concurrent use.
 type counters struct {
-	hedgesSent, hedgesWon, staleServed, coalesced atomic.Int64
+	hedgesSent, hedgesWon, coalesced atomic.Int64
+	cache                            cache.Counters
 }
 
 // CounterValues are a service's counters read at one moment.
 type CounterValues struct {
-	HedgesSent  int64 `json:"hedges_sent"`
-	HedgesWon   int64 `json:"hedges_won"`
-	StaleServed int64 `json:"stale_served"`
-	Coalesced   int64 `json:"coalesced"`
+	HedgesSent    int64 `json:"hedges_sent"`
+	HedgesWon     int64 `json:"hedges_won"`
+	StaleServed   int64 `json:"stale_served"`
+	FreshHits     int64 `json:"fresh_hits"`
+	Revalidations int64 `json:"revalidations"`
+	Coalesced     int64 `json:"coalesced"`
 }
 
 func (c *counters) load() CounterValues {
 	return CounterValues{
 		HedgesSent: c.hedgesSent.Load(), HedgesWon: c.hedgesWon.Load(),
-		StaleServed: c.staleServed.Load(), Coalesced: c.coalesced.Load(),
+		StaleServed: c.cache.StaleServed(), FreshHits: c.cache.FreshHits(),
+		Revalidations: c.cache.Revalidations.Load(), Coalesced: c.coalesced.Load(),
 	}
 }
 
@@ -122,20 +126,22 @@ func (r *registry) budget(service string, percent float64) *resilience.Budget {
 	return b
 }
 
-// store returns the service's cached values bounded by maxEntries. When the
-// bound changed, a new store gets a copy of the old one's entries; the old
-// one stays as it was for the pages still using it.
-func (r *registry) store(service string, maxEntries int) (*cache.Memory, error) {
+// store returns the service's cached values bounded by maxEntries and
+// maxBytes. When a bound changed, a new store gets a copy of the old one's
+// entries; the old one stays as it was for the pages still using it.
+func (r *registry) store(service string, maxEntries int, maxBytes int64) (*cache.Memory, error) {
 	old, ok := r.stores[service]
-	if ok && old.Cap() == maxEntries {
-		return old, nil
+	if ok {
+		if e, b := old.Cap(); e == maxEntries && b == maxBytes {
+			return old, nil
+		}
 	}
 	var s *cache.Memory
 	var err error
 	if ok {
-		s, err = old.Copy(maxEntries)
+		s, err = old.Copy(maxEntries, maxBytes)
 	} else {
-		s, err = cache.NewMemory(maxEntries)
+		s, err = cache.NewMemory(maxEntries, maxBytes)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", service, err)
@@ -220,7 +226,7 @@ func (r *registry) stateFor(sc config.Service, notify func(resilience.Transition
 	}
 	if sc.Cache.Enabled {
 		var err error
-		if s.store, err = r.store(sc.Name, sc.Cache.MaxEntries); err != nil {
+		if s.store, err = r.store(sc.Name, sc.Cache.MaxEntries, sc.Cache.MaxBytes); err != nil {
 			return nil, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pagebff/pagebff/internal/bff"
@@ -21,15 +22,16 @@ import (
 // HTTP client out, the way failsafe-go's executor composes its policies.
 // Adding a policy is one entry here plus its package.
 //
-//   - the stale cache sees every outcome, so it can hide any failure that
-//     is the service's fault (bff.Classify);
+//   - the cache answers fresh entries without a call, and sees every
+//     outcome, so it can hide any failure that is the service's fault
+//     (bff.Classify); its background refreshes go through the rest;
 //   - coalescing makes identical calls share one trip through the rest;
 //   - the timeout bounds that shared call, hedges included;
 //   - the breaker sees one result per call, whatever the hedging did, and
 //     hedging never starts while it is not closed;
 //   - hedging sends a second attempt when the first is slow.
 var pipeline = []policy{
-	{"stale cache", (*service).staleCache},
+	{"cache", (*service).cachePolicy},
 	{"coalescing", (*service).coalescing},
 	{"timeout", (*service).timeout},
 	{"breaker", (*service).breakerPolicy},
@@ -57,12 +59,14 @@ type service struct {
 	estimator *resilience.Estimator
 	budget    *resilience.Budget
 	store     *cache.Memory
-	pool      *h1.Client // nil when the config brings its own Transport
+	far       cache.Store      // the shared tier; nil for the memory backend
+	refresher *cache.Refresher // the app's background refreshes
+	pool      *h1.Client       // nil when the config brings its own Transport
 
 	// What the pipeline is made of, for the admin view; nil when off.
 	client  *downstream.Client
 	hedger  *resilience.Hedger
-	stale   *cache.Stale
+	cache   *cache.Cache
 	fetcher bff.Fetcher // the whole pipeline
 }
 
@@ -73,7 +77,7 @@ func (a *App) newService(sc config.Service) (*service, error) {
 		return nil, err
 	}
 	a.metrics.AddService(sc.Name)
-	s.tracer, s.now = a.tracer, a.now
+	s.tracer, s.now, s.refresher = a.tracer, a.now, a.refresher
 	dc := sc.Downstream
 	dc.Pool = s.pool
 	s.client = downstream.New(dc, a.tracer)
@@ -85,12 +89,15 @@ func (a *App) newService(sc config.Service) (*service, error) {
 	return s, nil
 }
 
-func (s *service) staleCache(next bff.Fetcher) bff.Fetcher {
+func (s *service) cachePolicy(next bff.Fetcher) bff.Fetcher {
 	if !s.cfg.Cache.Enabled {
 		return next
 	}
-	s.stale = cache.NewStale(s.cfg.Cache.StaleTTL, s.store, next, s.now, &s.count.staleServed)
-	return s.stale
+	s.cache = cache.New(s.cfg.Cache, cache.Options{
+		Near: s.store, Far: s.far, Now: s.now, Counters: &s.count.cache,
+		Refresher: s.refresher, NewRequestID: uuid.NewString,
+	}, next)
+	return s.cache
 }
 
 func (s *service) coalescing(next bff.Fetcher) bff.Fetcher {
@@ -130,8 +137,8 @@ func (s *service) section() page.Section {
 		Path:    downstream.PathTemplate(s.cfg.Downstream.Path).Resolve,
 		Fetcher: s.fetcher,
 	}
-	if s.stale != nil {
-		sec.Fallback = s.stale.Fallback
+	if s.cache != nil {
+		sec.Fallback = s.cache.Fallback
 	}
 	return sec
 }

@@ -62,6 +62,9 @@ type Response struct {
 	Body   []byte
 	Source Source
 	Age    time.Duration
+	// CacheControl and UpstreamAge are the answer's Cache-Control and Age
+	// headers as they came ("" when absent), for the cache policy.
+	CacheControl, UpstreamAge string
 }
 
 // Fetcher performs a downstream call. Implementations are safe for concurrent

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,13 +36,22 @@ type Config struct {
 	// Services holds the enabled services: user, catalog and activity first
 	// (those that are enabled), then any others sorted by name.
 	Services []Service
-	// CacheBackend is cache.backend; only "memory" is available in this
-	// build.
+	// CacheBackend is cache.backend: "memory" or "redis".
 	CacheBackend string
-	// RedisURL is cache.redis_url, for the Redis backend.
-	RedisURL string
+	// Redis holds the cache.redis_* keys, for the Redis backend.
+	Redis Redis
 	// LogLevel is log.level: debug, info, warn or error.
 	LogLevel string
+}
+
+// Redis is the shared cache tier's connection (cache.redis_*).
+type Redis struct {
+	// URL is cache.redis_url: redis://[user:password@]host:port/db or
+	// rediss://. It is a secret: never shown.
+	URL           string
+	Timeout       time.Duration // every command
+	WriteInterval time.Duration // at most one write per key per interval, unless the value changed
+	Prefix        string
 }
 
 // builtinServices are the services every configuration has unless one is
@@ -80,6 +91,7 @@ func Default() Config {
 		},
 		Page:         page.Config{Timeout: 500 * time.Millisecond},
 		CacheBackend: "memory",
+		Redis:        Redis{Timeout: 20 * time.Millisecond, WriteInterval: time.Second, Prefix: "pagebff:"},
 		LogLevel:     "info",
 	}
 	for _, b := range builtinServices {
@@ -105,7 +117,8 @@ func defaultService() Service {
 			HalfOpenRequests:    1,
 		},
 		Hedge: resilience.HedgeConfig{Enabled: true, BudgetPercent: 10},
-		Cache: cache.Config{Enabled: true, StaleTTL: 10 * time.Minute, MaxEntries: 100000},
+		Cache: cache.Config{Enabled: true, StaleTTL: 10 * time.Minute, Revalidate: 10 * time.Second,
+			HonorCacheControl: true, MaxEntries: 100000, MaxBytes: 64 << 20},
 	}
 }
 
@@ -146,13 +159,48 @@ func (c Config) Validate(demo bool) error {
 }
 
 func (c Config) validateCacheBackend() error {
+	var errs []error
+	if c.Redis.Timeout <= 0 || c.Redis.Timeout > time.Second {
+		errs = append(errs, bff.Invalid("cache.redis_timeout", c.Redis.Timeout.String(), "a positive duration up to 1s, such as 20ms"))
+	}
+	if c.Redis.WriteInterval < 0 {
+		errs = append(errs, bff.Invalid("cache.redis_write_interval", c.Redis.WriteInterval.String(), "0s or a positive duration such as 1s"))
+	}
 	switch c.CacheBackend {
 	case "memory":
-		return nil
 	case "redis":
-		return bff.Invalid("cache.backend", c.CacheBackend, `"memory" (the Redis backend is not available in this build)`)
+		if err := validRedisURL(c.Redis.URL); err != "" {
+			errs = append(errs, bff.Invalid("cache.redis_url", c.Redis.URL, err))
+		}
+	default:
+		errs = append(errs, bff.Invalid("cache.backend", c.CacheBackend, `"memory" or "redis"`))
 	}
-	return bff.Invalid("cache.backend", c.CacheBackend, `"memory" or "redis"`)
+	return errors.Join(errs...)
+}
+
+// validRedisURL says what is wrong with a cache.redis_url ("" if nothing),
+// without repeating any of it (the error's value is shown without its
+// userinfo: see redactErrors).
+func validRedisURL(raw string) string {
+	const want = "redis://[user:password@]host:port/db or rediss:// for TLS"
+	if raw == "" {
+		return "set for cache.backend: redis (" + want + ")"
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "a URL: " + want
+	case u.Scheme != "redis" && u.Scheme != "rediss":
+		return "a redis:// or rediss:// URL"
+	case u.Hostname() == "":
+		return "a URL with a host: " + want
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" {
+		if n, err := strconv.Atoi(db); err != nil || n < 0 {
+			return "a database number after the host, such as /0"
+		}
+	}
+	return ""
 }
 
 func (c Config) validateAdminAddr() error {

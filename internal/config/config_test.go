@@ -493,10 +493,40 @@ func TestLoadBadValue(t *testing.T) {
 			want: []string{`"0s"`, `"auto" or a positive duration`},
 		},
 		{
-			name: "redis backend",
+			name: "redis backend without a URL",
 			file: "cache:\n  backend: redis\n",
-			key:  "cache.backend",
-			want: []string{`"redis" is not allowed; want "memory" (the Redis backend is not available in this build)`},
+			key:  "cache.redis_url",
+			want: []string{`want set for cache.backend: redis`},
+		},
+		{
+			name: "redis URL of another scheme, password not shown",
+			file: "cache:\n  backend: redis\n  redis_url: http://u:hunter2pw@r:6379\n",
+			key:  "cache.redis_url",
+			want: []string{`"http://u:xxxxx@r:6379" is not allowed; want a redis:// or rediss:// URL`},
+		},
+		{
+			name: "redis database not a number",
+			file: "cache:\n  backend: redis\n  redis_url: redis://r:6379/x\n",
+			key:  "cache.redis_url",
+			want: []string{`want a database number`},
+		},
+		{
+			name: "redis timeout",
+			file: "cache:\n  redis_timeout: 0s\n",
+			key:  "cache.redis_timeout",
+			want: []string{`"0s" is not allowed`},
+		},
+		{
+			name: "fresh ttl negative",
+			file: "defaults:\n  cache:\n    fresh_ttl: -1s\n",
+			key:  "defaults.cache.fresh_ttl",
+			want: []string{`"-1s" is not allowed`},
+		},
+		{
+			name: "max bytes zero",
+			file: "services:\n  catalog:\n    cache:\n      max_bytes: 0\n",
+			key:  "services.catalog.cache.max_bytes",
+			want: []string{`0 is not allowed`},
 		},
 		{
 			name: "unknown backend",
@@ -573,7 +603,7 @@ cache:
 	wantKeys := []string{
 		"services.user.timeot",
 		"server.max_inflight",
-		"cache.backend",
+		"cache.redis_url", // backend redis without one
 		"log.level",
 		// The default 300ms service timeout now exceeds page.timeout for
 		// every service, and the bad ratio applies to all three: each is

@@ -84,7 +84,10 @@ var globalSettings = []setting[Config]{
 	key("tracing.trust_incoming", boolKind, func(c *Config) *bool { return &c.Server.TrustIncomingTrace }),
 	key("page.timeout", durationKind, func(c *Config) *time.Duration { return &c.Page.Timeout }),
 	key("cache.backend", stringKind, func(c *Config) *string { return &c.CacheBackend }),
-	key("cache.redis_url", stringKind, func(c *Config) *string { return &c.RedisURL }),
+	key("cache.redis_url", stringKind, func(c *Config) *string { return &c.Redis.URL }),
+	key("cache.redis_timeout", durationKind, func(c *Config) *time.Duration { return &c.Redis.Timeout }),
+	key("cache.redis_write_interval", durationKind, func(c *Config) *time.Duration { return &c.Redis.WriteInterval }),
+	key("cache.redis_prefix", stringKind, func(c *Config) *string { return &c.Redis.Prefix }),
 	key("log.level", stringKind, func(c *Config) *string { return &c.LogLevel }),
 }
 
@@ -107,6 +110,10 @@ var serviceSettings = []setting[Service]{
 	key("cache.enabled", boolKind, func(s *Service) *bool { return &s.Cache.Enabled }),
 	key("cache.stale_ttl", durationKind, func(s *Service) *time.Duration { return &s.Cache.StaleTTL }),
 	key("cache.max_entries", intKind, func(s *Service) *int { return &s.Cache.MaxEntries }),
+	key("cache.max_bytes", int64Kind, func(s *Service) *int64 { return &s.Cache.MaxBytes }),
+	key("cache.fresh_ttl", durationKind, func(s *Service) *time.Duration { return &s.Cache.FreshTTL }),
+	key("cache.revalidate", durationKind, func(s *Service) *time.Duration { return &s.Cache.Revalidate }),
+	key("cache.honor_cache_control", boolKind, func(s *Service) *bool { return &s.Cache.HonorCacheControl }),
 }
 
 // serviceDraft is a service being loaded: Service plus whether it is on.

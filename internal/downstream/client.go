@@ -239,9 +239,23 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 			c.closeIdle()
 			return bff.Response{}, err
 		}
-		return bff.Response{Body: norm}, nil
+		return bff.Response{Body: norm, CacheControl: headerValue(r.header, "Cache-Control"),
+			UpstreamAge: headerValue(r.header, "Age")}, nil
 	default:
 		return bff.Response{}, c.statusError(r.status)
+	}
+}
+
+// headerValue is h's field named key (canonical), its several lines
+// joined with commas; "" when absent. No allocation for one line.
+func headerValue(h http.Header, key string) string {
+	switch v := h[key]; len(v) {
+	case 0:
+		return ""
+	case 1:
+		return v[0]
+	default:
+		return strings.Join(v, ", ")
 	}
 }
 

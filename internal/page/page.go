@@ -34,7 +34,7 @@ type Outcome struct {
 	Source  bff.Source
 	Stale   bool          // Body is a stale value served because of Err
 	Latency time.Duration // from fan-out to the section's answer
-	Age     time.Duration // of a stale value
+	Age     time.Duration // of a value from the cache (stale, or a fresh hit)
 	Err     error         // the failure, for logs; nil on success
 }
 
@@ -183,7 +183,8 @@ func (a *Assembler) assemble(results []result, requestID string) Page {
 	b = append(b, '{')
 	for i, r := range results {
 		r = a.guard(r)
-		o := Outcome{Name: a.sections[i].Name, Code: bff.CodeOf(r.err), Source: r.resp.Source, Latency: r.latency, Err: r.err}
+		o := Outcome{Name: a.sections[i].Name, Code: bff.CodeOf(r.err), Source: r.resp.Source, Age: r.resp.Age,
+			Latency: r.latency, Err: r.err}
 		b = appendKey(b, o.Name)
 		switch {
 		case r.err == nil:
@@ -253,7 +254,7 @@ func appendMeta(b []byte, o Outcome) []byte {
 	}
 	b = append(b, `,"latency_ms":`...)
 	b = appendMillis(b, int64(o.Latency))
-	if o.Stale {
+	if o.Stale || (o.Err == nil && o.Source == bff.SourceCache) {
 		b = append(b, `,"age_ms":`...)
 		b = appendMillis(b, int64(o.Age))
 	}
