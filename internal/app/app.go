@@ -171,10 +171,22 @@ func (a *App) samples() []observability.ServiceSample {
 	out := make([]observability.ServiceSample, 0, len(st.services))
 	for _, s := range st.services {
 		c := s.count.load()
-		out = append(out, observability.ServiceSample{
+		sample := observability.ServiceSample{
 			Service: s.cfg.Name, BreakerState: float64(s.breaker.State()),
 			HedgesSent: c.HedgesSent, HedgesWon: c.HedgesWon, StaleServed: c.StaleServed, Coalesced: c.Coalesced,
-		})
+			Revalidations: c.Revalidations, CacheLookups: make([]observability.CacheLookup, 0, len(cache.Tiers)*len(cache.Results)),
+		}
+		for _, tier := range cache.Tiers {
+			for _, r := range cache.Results {
+				sample.CacheLookups = append(sample.CacheLookups, observability.CacheLookup{
+					Tier: tier.String(), Result: r.String(), N: s.count.cache.Lookups(tier, r)})
+			}
+		}
+		if s.store != nil {
+			u := s.store.Usage()
+			sample.CacheEntries, sample.CacheBytes = int64(u.Entries), u.Bytes
+		}
+		out = append(out, sample)
 	}
 	return out
 }

@@ -144,6 +144,9 @@ func TestMetricsMove(t *testing.T) {
 	f.page(t)
 	fams = scrape(t, f)
 	assertMetric(t, fams, "bff_stale_served_total", map[string]string{"service": "activity"}, 1)
+	assertMetric(t, fams, "bff_cache_lookups_total", map[string]string{"service": "activity", "tier": "memory", "result": "stale_served"}, 1)
+	assertMetric(t, fams, "bff_cache_lookups_total", map[string]string{"service": "user", "tier": "redis", "result": "error"}, 0)
+	assertMetric(t, fams, "bff_cache_entries", map[string]string{"service": "activity"}, 1)
 	assertMetric(t, fams, "bff_section_outcomes_total", map[string]string{"service": "activity", "status": "stale", "code": "upstream_status"}, 1)
 }
 

@@ -138,6 +138,18 @@ type ServiceSample struct {
 	HedgesWon    int64
 	StaleServed  int64
 	Coalesced    int64
+	// CacheLookups are the cache's lookups by tier and result, every
+	// combination present.
+	CacheLookups  []CacheLookup
+	Revalidations int64
+	CacheEntries  int64
+	CacheBytes    int64
+}
+
+// CacheLookup is a count of cache lookups in one tier with one result.
+type CacheLookup struct {
+	Tier, Result string
+	N            int64
 }
 
 // serviceCollector reads per-service figures when scraped, so no counter is
@@ -145,6 +157,8 @@ type ServiceSample struct {
 type serviceCollector struct {
 	samples                            func() []ServiceSample
 	state, sent, won, stale, coalesced *prometheus.Desc
+	lookups, revalidations             *prometheus.Desc
+	entries, bytes                     *prometheus.Desc
 }
 
 // RegisterServices adds the per-service gauges and counters, read from
@@ -160,11 +174,17 @@ func (m *Metrics) RegisterServices(samples func() []ServiceSample) {
 		won:       d("bff_hedges_won_total", "Hedged requests that answered first."),
 		stale:     d("bff_stale_served_total", "Sections answered from the stale cache."),
 		coalesced: d("bff_coalesced_calls_total", "Calls answered by joining an identical call in flight."),
+		lookups: prometheus.NewDesc("bff_cache_lookups_total",
+			"Cache lookups, by service, tier (memory, redis) and result (fresh_hit, stale_served, miss, error).",
+			[]string{"service", "tier", "result"}, nil),
+		revalidations: d("bff_cache_revalidations_total", "Background refreshes of a cached value in its stale-while-revalidate window."),
+		entries:       d("bff_cache_entries", "Values held in the memory tier."),
+		bytes:         d("bff_cache_bytes", "Bytes held in the memory tier (keys, bodies and a per-entry overhead)."),
 	})
 }
 
 func (c *serviceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.state, c.sent, c.won, c.stale, c.coalesced} {
+	for _, d := range []*prometheus.Desc{c.state, c.sent, c.won, c.stale, c.coalesced, c.lookups, c.revalidations, c.entries, c.bytes} {
 		ch <- d
 	}
 }
@@ -176,5 +196,11 @@ func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.won, prometheus.CounterValue, float64(s.HedgesWon), s.Service)
 		ch <- prometheus.MustNewConstMetric(c.stale, prometheus.CounterValue, float64(s.StaleServed), s.Service)
 		ch <- prometheus.MustNewConstMetric(c.coalesced, prometheus.CounterValue, float64(s.Coalesced), s.Service)
+		for _, l := range s.CacheLookups {
+			ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(l.N), s.Service, l.Tier, l.Result)
+		}
+		ch <- prometheus.MustNewConstMetric(c.revalidations, prometheus.CounterValue, float64(s.Revalidations), s.Service)
+		ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(s.CacheEntries), s.Service)
+		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(s.CacheBytes), s.Service)
 	}
 }
