@@ -11,9 +11,9 @@ import (
 // the directive is absent.
 type directives struct {
 	noStore, noCache, private bool
-	maxAge, sMaxAge             time.Duration
-	staleWhileRevalidate        time.Duration
-	staleIfError                time.Duration
+	maxAge, sMaxAge           time.Duration
+	staleWhileRevalidate      time.Duration
+	staleIfError              time.Duration
 }
 
 // maxDirectiveSeconds caps a delta-seconds value (RFC 9111 section 1.2.2
