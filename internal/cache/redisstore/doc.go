@@ -18,5 +18,8 @@
 // is no use any more (cache.Entry.Expires). PXAT needs Redis 6.2 or later.
 //
 // The password of Config.URL never appears in an error, a log line or
-// Stats: see Redact.
+// Stats: see Redact. go-redis's own log lines (it logs failed dials, for
+// one) go to slog.Default at debug level, scrubbed of the passwords of
+// every Store made: importing this package sets go-redis's process-wide
+// logger.
 package redisstore
