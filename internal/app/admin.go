@@ -80,7 +80,13 @@ func (ad admin) Breakers() any {
 		}
 		out[s.cfg.Name] = v
 	}
-	return map[string]any{"services": out}
+	view := map[string]any{"services": out}
+	if rs := ad.a.sharedTier(st); rs != nil {
+		c := st.cfg.Redis
+		view["redis"] = redisView{Stats: rs.Stats(), Timeout: c.Timeout.String(),
+			WriteInterval: c.WriteInterval.String(), Prefix: c.Prefix}
+	}
+	return view
 }
 
 // BreakerAction forces a breaker open or closed, or resets it.

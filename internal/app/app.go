@@ -106,9 +106,13 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 // Caller holds a.mu (or is New).
 func (a *App) build(cfg config.Config) (*state, error) {
 	st := &state{cfg: cfg}
+	rs, err := a.redis(cfg)
+	if err != nil {
+		return nil, err
+	}
 	sections := make([]page.Section, 0, len(cfg.Services))
 	for _, sc := range cfg.Services {
-		svc, err := a.newService(sc)
+		svc, err := a.newService(sc, rs)
 		if err != nil {
 			return nil, err
 		}

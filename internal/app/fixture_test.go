@@ -262,6 +262,12 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // lines returns the decoded JSON log lines whose msg is msg.
 func (b *syncBuffer) lines(t testing.TB, msg string) []map[string]any {
 	t.Helper()

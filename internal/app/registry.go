@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pagebff/pagebff/internal/cache"
+	"github.com/pagebff/pagebff/internal/cache/redisstore"
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/downstream"
 	"github.com/pagebff/pagebff/internal/downstream/h1"
@@ -29,6 +30,7 @@ type registry struct {
 	budgets    map[budgetKey]*resilience.Budget
 	stores     map[string]*cache.Memory // by service; replaced when max_entries changes
 	pools      map[poolKey]*h1.Client
+	redis      map[config.Redis]*redisstore.Store // the shared cache tier, by its settings
 }
 
 type (
@@ -54,6 +56,7 @@ func newRegistry() *registry {
 		budgets:    map[budgetKey]*resilience.Budget{},
 		stores:     map[string]*cache.Memory{},
 		pools:      map[poolKey]*h1.Client{},
+		redis:      map[config.Redis]*redisstore.Store{},
 	}
 }
 
@@ -191,6 +194,11 @@ func (r *registry) prune(keep *state) {
 		retire = (*h1.Client).Close
 	}
 	pruneMap(r.pools, use, func(s *service) *h1.Client { return s.pool }, retire)
+	closeRedis := func(s *redisstore.Store) { time.AfterFunc(poolGrace, func() { _ = s.Close() }) }
+	if keep == nil {
+		closeRedis = func(s *redisstore.Store) { _ = s.Close() } // flushes what is queued
+	}
+	pruneMap(r.redis, use, func(s *service) *redisstore.Store { return s.redis }, closeRedis)
 }
 
 // pruneMap deletes from m every value that no service in use holds (as of

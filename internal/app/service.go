@@ -9,6 +9,7 @@ import (
 
 	"github.com/pagebff/pagebff/internal/bff"
 	"github.com/pagebff/pagebff/internal/cache"
+	"github.com/pagebff/pagebff/internal/cache/redisstore"
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/downstream"
 	"github.com/pagebff/pagebff/internal/downstream/h1"
@@ -59,9 +60,10 @@ type service struct {
 	estimator *resilience.Estimator
 	budget    *resilience.Budget
 	store     *cache.Memory
-	far       cache.Store      // the shared tier; nil for the memory backend
-	refresher *cache.Refresher // the app's background refreshes
-	pool      *h1.Client       // nil when the config brings its own Transport
+	far       cache.Store       // the shared tier; nil for the memory backend
+	redis     *redisstore.Store // the same, for the registry and the admin view
+	refresher *cache.Refresher  // the app's background refreshes
+	pool      *h1.Client        // nil when the config brings its own Transport
 
 	// What the pipeline is made of, for the admin view; nil when off.
 	client  *downstream.Client
@@ -70,11 +72,15 @@ type service struct {
 	fetcher bff.Fetcher // the whole pipeline
 }
 
-// newService builds sc's pipeline from the registry's state for it.
-func (a *App) newService(sc config.Service) (*service, error) {
+// newService builds sc's pipeline from the registry's state for it, with
+// rs as the shared cache tier (nil: memory only).
+func (a *App) newService(sc config.Service, rs *redisstore.Store) (*service, error) {
 	s, err := a.registry.stateFor(sc, a.onTransition)
 	if err != nil {
 		return nil, err
+	}
+	if rs != nil && sc.Cache.Enabled {
+		s.redis, s.far = rs, rs // s.far stays a nil interface without one
 	}
 	a.metrics.AddService(sc.Name)
 	s.tracer, s.now, s.refresher = a.tracer, a.now, a.refresher

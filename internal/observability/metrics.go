@@ -22,7 +22,16 @@ type Metrics struct {
 	PagesShed       prometheus.Counter
 	HTTPRequests    *prometheus.CounterVec // route, method, status
 	ConfigReloads   *prometheus.CounterVec // result
+
+	// The Redis cache tier's, present (at zero) with the memory backend too.
+	RedisCommands      *prometheus.HistogramVec // command (get, pipeline), result (ok, error)
+	RedisWritesDropped prometheus.Counter
+	RedisBreakerState  prometheus.Gauge
 }
+
+// redisBuckets are for commands bounded by cache.redis_timeout (20ms by
+// default, 1s at most).
+var redisBuckets = []float64{.0002, .0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1}
 
 // Buckets for page and section latency, in seconds: fine below 100ms where
 // healthy pages live, then up to the 500ms page deadline and past it.
@@ -55,12 +64,27 @@ func NewMetrics(inflight func() float64) *Metrics {
 		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bff_config_reloads_total", Help: "Config reloads, by result (applied, unchanged, rejected).",
 		}, []string{"result"}),
+		RedisCommands: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bff_redis_command_duration_seconds", Help: "Redis cache tier commands (get; pipeline: a batch of writes), by result.",
+			Buckets: redisBuckets,
+		}, []string{"command", "result"}),
+		RedisWritesDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bff_redis_writes_dropped_total", Help: "Writes to the Redis cache tier given up: queue full, breaker open, or the pipeline failed.",
+		}),
+		RedisBreakerState: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bff_redis_breaker_state", Help: "The Redis cache tier's breaker: 0 closed, 1 half-open, 2 open (0 with the memory backend).",
+		}),
+	}
+	for _, cmd := range []string{"get", "pipeline"} {
+		for _, result := range []string{"ok", "error"} {
+			m.RedisCommands.WithLabelValues(cmd, result)
+		}
 	}
 	for _, result := range []string{"applied", "unchanged", "rejected"} {
 		m.ConfigReloads.WithLabelValues(result)
 	}
 	reg.MustRegister(m.PageDuration, m.SectionDuration, m.SectionOutcomes, m.Transitions, m.PagesShed,
-		m.HTTPRequests, m.ConfigReloads, buildInfo(),
+		m.HTTPRequests, m.ConfigReloads, m.RedisCommands, m.RedisWritesDropped, m.RedisBreakerState, buildInfo(),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bff_inflight_pages", Help: "Page requests in flight."}, inflight),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
