@@ -24,9 +24,19 @@ demo:
 	@exec $(BIN)/bff --demo
 
 ## test: vet, then every test with the race detector
-test:
+test: redis-server
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+## redis-server: the Redis tests' server (Debian package redis-server):
+## installed when missing and running as root; otherwise those tests skip,
+## naming the package (and fail under CI=true)
+.PHONY: redis-server
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y redis-server >/dev/null || { apt-get update >/dev/null && apt-get install -y redis-server >/dev/null; }; \
+	  else echo "redis-server not installed: the Redis tests will skip (apt-get install redis-server)"; fi; }
 
 ## bench: page cost and allocations (BENCHCOUNT=10 for benchstat), the
 ## in-process tail-latency comparison, hedging off vs on (TAILPAGES pages at

@@ -23,9 +23,10 @@ $(TOXIPROXY):
 	GOBIN=$(BIN) $(GO) install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION)
 	mv $(BIN)/server $@
 
-## chaos: the chaos suite (about 2 minutes): faults under load, every promise checked
-chaos: chaos-bins $(TOXIPROXY)
-	$(GO) test -tags chaos -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '^TestChaos$$' ./chaos \
+## chaos: the chaos suite (about 2.5 minutes): faults under load, every promise
+## checked; then the Redis drill (a real redis-server behind Toxiproxy)
+chaos: chaos-bins $(TOXIPROXY) redis-server
+	$(GO) test -tags chaos -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '^TestChaos(Redis)?$$' ./chaos \
 		-args -bff $(BIN)/bff -fakesvc $(FAKESVC) -toxiproxy $(TOXIPROXY) $(CHAOS_FLAGS)
 
 ## loadbench: load benchmarks (about 4 minutes): pagebff, the plain concurrent
