@@ -62,9 +62,18 @@ type Response struct {
 	Body   []byte
 	Source Source
 	Age    time.Duration
-	// CacheControl and UpstreamAge are the answer's Cache-Control and Age
-	// headers as they came ("" when absent), for the cache policy.
-	CacheControl, UpstreamAge string
+	// Caching holds the answer's caching headers for the cache policy; nil
+	// when it had none (the common case costs no allocation). A pointer,
+	// not the strings: a Response is passed by value through every
+	// policy, and a larger one makes each section's goroutine grow (copy)
+	// its stack.
+	Caching *Caching
+}
+
+// Caching is what an answer's headers say about caching it, as they came.
+type Caching struct {
+	CacheControl string // "" when absent
+	Age          string // "" when absent
 }
 
 // Fetcher performs a downstream call. Implementations are safe for concurrent

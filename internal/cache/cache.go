@@ -264,10 +264,10 @@ func (c *Cache) Fallback(call bff.Call) (bff.Response, bool) {
 // that it must not be stored (Cache-Control: no-store).
 func (c *Cache) entry(resp bff.Response, now time.Time) (Entry, bool) {
 	e := Entry{Body: resp.Body, StoredAt: now, Fresh: c.cfg.FreshTTL, Revalidate: c.cfg.Revalidate, StaleFor: c.cfg.StaleTTL}
-	if !c.cfg.HonorCacheControl || (resp.CacheControl == "" && resp.UpstreamAge == "") {
+	if !c.cfg.HonorCacheControl || resp.Caching == nil {
 		return e, true
 	}
-	d := parseCacheControl(resp.CacheControl)
+	d := parseCacheControl(resp.Caching.CacheControl)
 	if d.noStore {
 		return Entry{}, false
 	}
@@ -286,7 +286,7 @@ func (c *Cache) entry(resp bff.Response, now time.Time) (Entry, bool) {
 		e.StaleFor = min(e.StaleFor, d.staleIfError)
 	}
 	// Time already spent in caches upstream counts (RFC 9111 section 4.2.3).
-	e.StoredAt = now.Add(-parseAge(resp.UpstreamAge))
+	e.StoredAt = now.Add(-parseAge(resp.Caching.Age))
 	return e, true
 }
 

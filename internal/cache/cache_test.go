@@ -86,12 +86,14 @@ type clock struct {
 	now time.Time
 }
 
-func newClock() *clock                    { return &clock{now: time.Unix(1_000_000, 0)} }
-func (c *clock) Now() time.Time           { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration)  { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-func ok(body string) bff.Response         { return bff.Response{Body: []byte(body)} }
-func withCC(body, cc string) bff.Response { return bff.Response{Body: []byte(body), CacheControl: cc} }
-func timeoutErr() error                   { return bff.Errorf("catalog", bff.CodeTimeout, nil, "timed out after 300ms") }
+func newClock() *clock                   { return &clock{now: time.Unix(1_000_000, 0)} }
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+func ok(body string) bff.Response        { return bff.Response{Body: []byte(body)} }
+func withCC(body, cc string) bff.Response {
+	return bff.Response{Body: []byte(body), Caching: &bff.Caching{CacheControl: cc}}
+}
+func timeoutErr() error { return bff.Errorf("catalog", bff.CodeTimeout, nil, "timed out after 300ms") }
 
 var call = bff.Call{Service: "catalog", Path: "/items", RequestID: "r1"}
 
@@ -220,7 +222,11 @@ func TestEntryFromCacheControl(t *testing.T) {
 			storedAt: now.Add(-12 * time.Second)},
 	}
 	for _, tt := range tests {
-		e, stored := c.entry(bff.Response{Body: []byte(`{}`), CacheControl: tt.cc, UpstreamAge: tt.age}, now)
+		resp := bff.Response{Body: []byte(`{}`)}
+		if tt.cc != "" || tt.age != "" {
+			resp.Caching = &bff.Caching{CacheControl: tt.cc, Age: tt.age}
+		}
+		e, stored := c.entry(resp, now)
 		if stored != tt.stored {
 			t.Errorf("%q: stored %v, want %v", tt.cc, stored, tt.stored)
 			continue

@@ -239,8 +239,11 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 			c.closeIdle()
 			return bff.Response{}, err
 		}
-		return bff.Response{Body: norm, CacheControl: headerValue(r.header, "Cache-Control"),
-			UpstreamAge: headerValue(r.header, "Age")}, nil
+		resp := bff.Response{Body: norm}
+		if cc, age := headerValue(r.header, "Cache-Control"), headerValue(r.header, "Age"); cc != "" || age != "" {
+			resp.Caching = &bff.Caching{CacheControl: cc, Age: age}
+		}
+		return resp, nil
 	default:
 		return bff.Response{}, c.statusError(r.status)
 	}
