@@ -28,15 +28,18 @@ test: redis-server
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
-## redis-server: the Redis tests' server (Debian package redis-server):
-## installed when missing and running as root; otherwise those tests skip,
-## naming the package (and fail under CI=true)
-.PHONY: redis-server
-redis-server:
-	@command -v redis-server >/dev/null || { \
+## redis-server, haproxy: the real components tests start (Debian packages
+## of the same names), installed when missing and running as root; otherwise
+## the tests that need one skip, naming the package (and fail under CI=true)
+.PHONY: redis-server haproxy
+need = @command -v $(1) >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get install -y redis-server >/dev/null || { apt-get update >/dev/null && apt-get install -y redis-server >/dev/null; }; \
-	  else echo "redis-server not installed: the Redis tests will skip (apt-get install redis-server)"; fi; }
+	    apt-get install -y $(1) >/dev/null || { apt-get update >/dev/null && apt-get install -y $(1) >/dev/null; }; \
+	  else echo "$(1) not installed: the tests that need it will skip (apt-get install $(1))"; fi; }
+redis-server:
+	$(call need,redis-server)
+haproxy:
+	$(call need,haproxy)
 
 ## bench: page cost and allocations (BENCHCOUNT=10 for benchstat), the
 ## in-process tail-latency comparison, hedging off vs on (TAILPAGES pages at
@@ -50,9 +53,11 @@ gobench:
 
 ## lint: gofmt, go vet, staticcheck
 lint: $(STATICCHECK)
-	@out="$$(gofmt -l cmd internal)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out="$$(gofmt -l cmd internal chaos bench)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags 'chaos fleet' ./chaos
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags 'chaos fleet' ./chaos
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:

@@ -11,7 +11,7 @@ CHAOS_TIMEOUT     ?= 6m
 CHAOS_FLAGS       ?=
 LOADBENCH_FLAGS   ?=
 
-.PHONY: chaos chaos-bins loadbench
+.PHONY: chaos chaos-bins loadbench fleet
 
 ## chaos-bins: pagebff and fakesvc, built into bin/
 chaos-bins:
@@ -37,3 +37,12 @@ loadbench: chaos-bins
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(PLAIN) ./bench/plain
 	$(GO) build -o $(LOADBENCH) ./bench
 	$(LOADBENCH) -bff $(BIN)/bff -plain $(PLAIN) -naive $(NAIVE) -fakesvc $(FAKESVC) -png docs/bench.png -doc docs/bench.md $(LOADBENCH_FLAGS)
+
+## fleet: the fleet drill (about 40 seconds): three pagebff behind HAProxy
+## sharing a redis-server, under open-loop load, through a rolling restart,
+## an instance killed, an outage a cold instance rides out from Redis, Redis
+## killed, and a config rollout
+FLEET_FLAGS ?=
+fleet: chaos-bins redis-server haproxy
+	$(GO) test -tags 'chaos fleet' -count=1 -v -timeout 4m -run '^TestFleet$$' ./chaos \
+		-args -bff $(BIN)/bff -fakesvc $(FAKESVC) $(FLEET_FLAGS)
