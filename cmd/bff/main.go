@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	level := new(slog.LevelVar)
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
 	defer observability.RedirectStdLog(log)()
-	for _, w := range config.EnvWarnings(environ, cfg) {
+	for _, w := range append(config.EnvWarnings(environ, cfg), cfg.Deprecated...) {
 		log.Warn(w)
 	}
 	logGC(log, app.TuneGC(getenv, "/sys/fs/cgroup"))

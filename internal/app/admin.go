@@ -20,6 +20,8 @@ type breakerView struct {
 	Counts   resilience.Counts `json:"counts"`
 	Settings breakerSettings   `json:"settings"`
 	Hedge    hedgeView         `json:"hedge"`
+	Retry    retryView         `json:"retry"`
+	Budget   budgetView        `json:"budget"`
 	Cache    cacheView         `json:"cache"`
 	Totals   CounterValues     `json:"totals"`
 }
@@ -38,6 +40,16 @@ type hedgeView struct {
 	Delay         string  `json:"delay"`         // configured: "auto" or a duration
 	CurrentDelay  string  `json:"current_delay"` // what the next call would wait
 	BudgetPercent float64 `json:"budget_percent"`
+}
+
+type retryView struct {
+	MaxAttempts int    `json:"max_attempts"`
+	Backoff     string `json:"backoff"`
+}
+
+type budgetView struct {
+	Percent      float64 `json:"percent"`
+	MinPerWindow int     `json:"min_per_window"`
 }
 
 type cacheView struct {
@@ -64,7 +76,9 @@ func (ad admin) Breakers() any {
 				ConsecutiveFailures: b.ConsecutiveFailures, FailureRatio: b.FailureRatio, MinRequests: b.MinRequests,
 				Interval: b.Interval.String(), OpenTimeout: b.OpenTimeout.String(), HalfOpenRequests: b.HalfOpenRequests,
 			},
-			Hedge: hedgeView{Enabled: s.cfg.Hedge.Enabled, Delay: "auto", BudgetPercent: s.cfg.Hedge.BudgetPercent},
+			Hedge:  hedgeView{Enabled: s.cfg.Hedge.Enabled, Delay: "auto", BudgetPercent: s.cfg.Budget.Percent},
+			Retry:  retryView{MaxAttempts: s.cfg.Retry.MaxAttempts, Backoff: s.cfg.Retry.Backoff.String()},
+			Budget: budgetView{Percent: s.cfg.Budget.Percent, MinPerWindow: s.cfg.Budget.MinPerWindow},
 			Cache: cacheView{Enabled: c.Enabled, StaleTTL: c.StaleTTL.String(), FreshTTL: c.FreshTTL.String(),
 				Revalidate: c.Revalidate.String(), MaxEntries: c.MaxEntries, MaxBytes: c.MaxBytes},
 			Totals: s.count.load(),

@@ -178,6 +178,7 @@ func (a *App) samples() []observability.ServiceSample {
 		sample := observability.ServiceSample{
 			Service: s.cfg.Name, BreakerState: float64(s.breaker.State()),
 			HedgesSent: c.HedgesSent, HedgesWon: c.HedgesWon, StaleServed: c.StaleServed, Coalesced: c.Coalesced,
+			RetriesSent: c.RetriesSent, RetriesWon: c.RetriesWon,
 			Revalidations: c.Revalidations, CacheLookups: make([]observability.CacheLookup, 0, len(cache.Tiers)*len(cache.Results)),
 		}
 		for _, tier := range cache.Tiers {

@@ -108,6 +108,7 @@ type sectionMeta struct {
 	Code      string `json:"code"`
 	LatencyMS *int64 `json:"latency_ms"`
 	AgeMS     *int64 `json:"age_ms"`
+	Attempts  *int64 `json:"attempts"`
 }
 
 // sectionError decodes a section's error message.

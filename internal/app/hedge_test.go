@@ -31,7 +31,7 @@ func (f *firstSlow) handle(w http.ResponseWriter, r *http.Request) {
 func hedgeOn(delay time.Duration) func(*config.Config) {
 	return func(c *config.Config) {
 		setService(c, "user", func(s *config.Service) {
-			s.Hedge = resilience.HedgeConfig{Enabled: true, Delay: delay, BudgetPercent: 10}
+			s.Hedge = resilience.HedgeConfig{Enabled: true, Delay: delay}
 		})
 	}
 }

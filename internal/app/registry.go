@@ -40,7 +40,7 @@ type (
 	}
 	budgetKey struct {
 		service string
-		percent float64
+		cfg     resilience.BudgetConfig
 	}
 	poolKey struct {
 		service, url string
@@ -65,6 +65,7 @@ func newRegistry() *registry {
 // service, so they survive reloads. Safe for concurrent use.
 type counters struct {
 	hedgesSent, hedgesWon, coalesced atomic.Int64
+	retriesSent, retriesWon          atomic.Int64
 	cache                            cache.Counters
 }
 
@@ -72,6 +73,8 @@ type counters struct {
 type CounterValues struct {
 	HedgesSent    int64 `json:"hedges_sent"`
 	HedgesWon     int64 `json:"hedges_won"`
+	RetriesSent   int64 `json:"retries_sent"`
+	RetriesWon    int64 `json:"retries_won"`
 	StaleServed   int64 `json:"stale_served"`
 	FreshHits     int64 `json:"fresh_hits"`
 	Revalidations int64 `json:"revalidations"`
@@ -81,6 +84,7 @@ type CounterValues struct {
 func (c *counters) load() CounterValues {
 	return CounterValues{
 		HedgesSent: c.hedgesSent.Load(), HedgesWon: c.hedgesWon.Load(),
+		RetriesSent: c.retriesSent.Load(), RetriesWon: c.retriesWon.Load(),
 		StaleServed: c.cache.StaleServed(), FreshHits: c.cache.FreshHits(),
 		Revalidations: c.cache.Revalidations.Load(), Coalesced: c.coalesced.Load(),
 	}
@@ -118,12 +122,13 @@ func (r *registry) estimator(service string) *resilience.Estimator {
 	return e
 }
 
-// budget returns the service's hedge budget for percent.
-func (r *registry) budget(service string, percent float64) *resilience.Budget {
-	k := budgetKey{service, percent}
+// budget returns the service's budget for extra requests (hedges and
+// retries) for cfg.
+func (r *registry) budget(service string, cfg resilience.BudgetConfig) *resilience.Budget {
+	k := budgetKey{service, cfg}
 	b, ok := r.budgets[k]
 	if !ok {
-		b = resilience.NewBudget(percent, nil)
+		b = resilience.NewBudget(cfg.Percent, cfg.MinPerWindow, nil)
 		r.budgets[k] = b
 	}
 	return b
@@ -228,9 +233,9 @@ func (r *registry) stateFor(sc config.Service, notify func(resilience.Transition
 	if sc.Downstream.Transport == nil {
 		s.pool = r.pool(sc.Name, sc.Downstream)
 	}
-	if sc.Hedge.Enabled {
+	if sc.Hedge.Enabled || sc.Retry.Enabled() {
 		s.estimator = r.estimator(sc.Name)
-		s.budget = r.budget(sc.Name, sc.Hedge.BudgetPercent)
+		s.budget = r.budget(sc.Name, sc.Budget)
 	}
 	if sc.Cache.Enabled {
 		var err error

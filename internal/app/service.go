@@ -28,14 +28,17 @@ import (
 //     (bff.Classify); its background refreshes go through the rest;
 //   - coalescing makes identical calls share one trip through the rest;
 //   - the timeout bounds that shared call, hedges included;
-//   - the breaker sees one result per call, whatever the hedging did, and
-//     hedging never starts while it is not closed;
+//   - the breaker sees one result per call, whatever the retries and the
+//     hedging did, and neither starts while it is not closed;
+//   - retries try a call that failed fast for a transient reason again,
+//     drawing on the same budget as the hedges;
 //   - hedging sends a second attempt when the first is slow.
 var pipeline = []policy{
 	{"cache", (*service).cachePolicy},
 	{"coalescing", (*service).coalescing},
 	{"timeout", (*service).timeout},
 	{"breaker", (*service).breakerPolicy},
+	{"retry", (*service).retry},
 	{"hedge", (*service).hedge},
 }
 
@@ -125,8 +128,21 @@ func (s *service) hedge(next bff.Fetcher) bff.Fetcher {
 		Estimator: s.estimator, Budget: s.budget,
 		Gate: func() bool { return br.State() == resilience.StateClosed },
 		Sent: &s.count.hedgesSent, Won: &s.count.hedgesWon,
+		Counted: s.cfg.Retry.Enabled(), // the Retrier counts the calls
 	})
 	return s.hedger
+}
+
+func (s *service) retry(next bff.Fetcher) bff.Fetcher {
+	if !s.cfg.Retry.Enabled() {
+		return next
+	}
+	br := s.breaker
+	return resilience.NewRetrier(s.cfg.Name, s.cfg.Retry, next, resilience.RetryState{
+		Budget: s.budget, Estimator: s.estimator,
+		Gate: func() bool { return br.State() == resilience.StateClosed },
+		Sent: &s.count.retriesSent, Won: &s.count.retriesWon,
+	})
 }
 
 func (a *App) onTransition(t resilience.Transition) {

@@ -61,9 +61,16 @@ type Error struct {
 	// Local is true when the call failed for want of pagebff's own
 	// resources (open files, ephemeral ports, memory): not the service's
 	// fault, so it never counts against the service's breaker.
-	Local   bool
-	Message string
-	Err     error
+	Local bool
+	// Unanswered is true when no byte of a response arrived: the
+	// connection was refused, or reset or closed before the status line.
+	// The service did not answer, so the call may be tried again.
+	Unanswered bool
+	// RetryAfter is the service's Retry-After, when HasRetryAfter.
+	RetryAfter    time.Duration
+	HasRetryAfter bool
+	Message       string
+	Err           error
 }
 
 // Error returns the human message followed by the detail, for logs.
@@ -118,6 +125,26 @@ func Classify(err error) Fault {
 		return FaultRequest
 	}
 	return FaultService
+}
+
+// Retryable reports whether a failed call may be sent again, as the
+// contract's retry rules say: a connection refused or reset before any
+// response byte, or a 502, 503 or 504. Never a timeout (hedging handles
+// slowness), another status, a bad response, an open breaker, a client that
+// went away, or pagebff short of its own resources. The caller still checks
+// the time left against the answer's Retry-After (see Error).
+func Retryable(err error) bool {
+	e, ok := errors.AsType[*Error](err)
+	if !ok || e.Local {
+		return false
+	}
+	switch e.Code {
+	case CodeUnavailable:
+		return e.Unanswered
+	case CodeUpstreamStatus:
+		return e.Status == 502 || e.Status == 503 || e.Status == 504
+	}
+	return false
 }
 
 // Gone reports whether err says the data no longer exists (404 or 410), so a

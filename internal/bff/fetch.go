@@ -61,7 +61,10 @@ func (s Source) String() string {
 type Response struct {
 	Body   []byte
 	Source Source
-	Age    time.Duration
+	// Attempts is how many requests were sent for the answer, hedges and
+	// retries included; 0 means one (or none, from a cache).
+	Attempts uint8
+	Age      time.Duration
 	// Caching holds the answer's caching headers for the cache policy; nil
 	// when it had none (the common case costs no allocation). A pointer,
 	// not the strings: a Response is passed by value through every
@@ -98,3 +101,12 @@ func WithHedge(ctx context.Context) context.Context { return context.WithValue(c
 
 // IsHedge reports whether ctx carries a hedged attempt.
 func IsHedge(ctx context.Context) bool { v, _ := ctx.Value(hedgeKey{}).(bool); return v }
+
+type retryKey struct{}
+
+// WithRetry marks ctx as carrying retry n (1 for the first retry), so the
+// attempt's trace span says so.
+func WithRetry(ctx context.Context, n int) context.Context { return context.WithValue(ctx, retryKey{}, n) }
+
+// RetryOf returns the retry ctx carries, 0 for a first attempt.
+func RetryOf(ctx context.Context) int { v, _ := ctx.Value(retryKey{}).(int); return v }

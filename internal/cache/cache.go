@@ -149,6 +149,7 @@ func (c *Cache) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) 
 		return resp, err
 	}
 	if stale, ok := c.lookupStale(ctx, key, !askedFar); ok {
+		stale.Attempts = resp.Attempts
 		return stale, err
 	}
 	return resp, err

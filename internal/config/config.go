@@ -25,6 +25,8 @@ type Service struct {
 	Downstream downstream.Config
 	Breaker    resilience.BreakerConfig
 	Hedge      resilience.HedgeConfig
+	Retry      resilience.RetryConfig
+	Budget     resilience.BudgetConfig
 	Cache      cache.Config
 }
 
@@ -42,6 +44,9 @@ type Config struct {
 	Redis Redis
 	// LogLevel is log.level: debug, info, warn or error.
 	LogLevel string
+	// Deprecated holds a line for each old key name the file or the
+	// environment used, for the caller to log once.
+	Deprecated []string
 }
 
 // Redis is the shared cache tier's connection (cache.redis_*).
@@ -116,7 +121,9 @@ func defaultService() Service {
 			OpenTimeout:         5 * time.Second,
 			HalfOpenRequests:    1,
 		},
-		Hedge: resilience.HedgeConfig{Enabled: true, BudgetPercent: 10},
+		Hedge:  resilience.HedgeConfig{Enabled: true},
+		Retry:  resilience.RetryConfig{MaxAttempts: 2, Backoff: 10 * time.Millisecond},
+		Budget: resilience.BudgetConfig{Percent: 10, MinPerWindow: resilience.BudgetMinimum},
 		Cache: cache.Config{Enabled: true, StaleTTL: 10 * time.Minute, Revalidate: 10 * time.Second,
 			HonorCacheControl: true, MaxEntries: 100000, MaxBytes: 64 << 20},
 	}
@@ -234,6 +241,8 @@ func (s Service) validate(pageTimeout time.Duration, demo bool) error {
 		bff.PrefixKeys(p, s.Downstream.Validate()),
 		bff.PrefixKeys(p+"breaker.", s.Breaker.Validate()),
 		bff.PrefixKeys(p+"hedge.", s.Hedge.Validate(s.Downstream.Timeout)),
+		bff.PrefixKeys(p+"retry.", s.Retry.Validate(s.Downstream.Timeout)),
+		bff.PrefixKeys(p+"budget.", s.Budget.Validate()),
 		bff.PrefixKeys(p+"cache.", s.Cache.Validate()),
 	}
 	if t := s.Downstream.Timeout; pageTimeout > 0 && t > pageTimeout {

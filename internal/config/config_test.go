@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -203,10 +204,25 @@ func TestLoadLayering(t *testing.T) {
 			want: time.Duration(0),
 		},
 		{
-			name: "integer budget_percent is a float",
+			name: "integer budget_percent is a float, read as the old name of budget.percent",
 			file: "defaults:\n  hedge:\n    budget_percent: 5\n",
-			get:  func(c Config) any { return service(t, c, "user").Hedge.BudgetPercent },
+			get:  func(c Config) any { return service(t, c, "user").Budget.Percent },
 			want: 5.0,
+		},
+		{
+			name: "budget.percent wins over its old name",
+			file: "defaults:\n  hedge:\n    budget_percent: 5\n  budget:\n    percent: 20\n",
+			get:  func(c Config) any { return service(t, c, "user").Budget.Percent },
+			want: 20.0,
+		},
+		{
+			name: "retry per service",
+			file: "services:\n  catalog:\n    retry:\n      max_attempts: 3\n      backoff: 25ms\n",
+			get: func(c Config) any {
+				r := service(t, c, "catalog").Retry
+				return fmt.Sprint(r.MaxAttempts, r.Backoff, service(t, c, "user").Retry.MaxAttempts)
+			},
+			want: "3 25ms 2",
 		},
 		{
 			name: "max_body per service",

@@ -47,6 +47,9 @@ func Diff(old, new Config) []string {
 // differs between a and b.
 func appendDiff[T any](keys []string, prefix string, table []setting[T], a, b *T) []string {
 	for _, s := range table {
+		if _, old := deprecatedKeys[s.key]; old {
+			continue // the same value as the key that replaced it
+		}
 		if s.get(a) != s.get(b) {
 			keys = append(keys, prefix+s.key)
 		}

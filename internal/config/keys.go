@@ -106,7 +106,13 @@ var serviceSettings = []setting[Service]{
 	key("breaker.half_open_requests", uint32Kind, func(s *Service) *uint32 { return &s.Breaker.HalfOpenRequests }),
 	key("hedge.enabled", boolKind, func(s *Service) *bool { return &s.Hedge.Enabled }),
 	key("hedge.delay", hedgeDelayKind, func(s *Service) *time.Duration { return &s.Hedge.Delay }),
-	key("hedge.budget_percent", floatKind, func(s *Service) *float64 { return &s.Hedge.BudgetPercent }),
+	// hedge.budget_percent is the old name of budget.percent: read before
+	// it (the new name wins), with a warning (see deprecatedKeys).
+	key("hedge.budget_percent", floatKind, func(s *Service) *float64 { return &s.Budget.Percent }),
+	key("budget.percent", floatKind, func(s *Service) *float64 { return &s.Budget.Percent }),
+	key("budget.min_per_window", intKind, func(s *Service) *int { return &s.Budget.MinPerWindow }),
+	key("retry.max_attempts", intKind, func(s *Service) *int { return &s.Retry.MaxAttempts }),
+	key("retry.backoff", durationKind, func(s *Service) *time.Duration { return &s.Retry.Backoff }),
 	key("cache.enabled", boolKind, func(s *Service) *bool { return &s.Cache.Enabled }),
 	key("cache.stale_ttl", durationKind, func(s *Service) *time.Duration { return &s.Cache.StaleTTL }),
 	key("cache.max_entries", intKind, func(s *Service) *int { return &s.Cache.MaxEntries }),

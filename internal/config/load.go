@@ -64,6 +64,7 @@ func Load(path string, getenv func(string) string, demo bool) (Config, error) {
 		l.file = f
 	}
 	c := l.build()
+	c.Deprecated = l.deprecated()
 	errs := append(l.errs, l.attribute(bff.Flatten(c.Validate(demo)))...)
 	if len(errs) > 0 {
 		return Config{}, errors.Join(redactErrors(errs)...)
@@ -419,4 +420,27 @@ func (l *loader) checkKeys(names []string) {
 			l.errs = append(l.errs, bff.Invalid(k, raw, want))
 		}
 	}
+}
+
+// deprecatedKeys are old key names still read, by the name that replaced
+// them (the last part of a dotted key, under defaults.* or services.*).
+var deprecatedKeys = map[string]string{"hedge.budget_percent": "budget.percent"}
+
+// deprecated returns one line naming every old key the file or the
+// environment set, or nil.
+func (l *loader) deprecated() []string {
+	var lines []string
+	for k := range l.set {
+		for old, now := range deprecatedKeys {
+			if prefix, ok := strings.CutSuffix(k, old); ok {
+				lines = append(lines, fmt.Sprintf("config: %s is the old name of %s%s; it is still read, but %s wins when both are set",
+					k, prefix, now, prefix+now))
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	slices.Sort(lines)
+	return []string{strings.Join(lines, "; ")}
 }

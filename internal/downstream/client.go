@@ -203,7 +203,7 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 	// Attributes cost allocations; an unsampled span would drop them.
 	if span.IsRecording() {
 		span.SetAttributes(c.spanAttrs...)
-		span.SetAttributes(attribute.Bool("bff.hedge", bff.IsHedge(ctx)),
+		span.SetAttributes(attribute.Bool("bff.hedge", bff.IsHedge(ctx)), attribute.Int("bff.retry", bff.RetryOf(ctx)),
 			attribute.String("url.path", call.Path), attribute.String("bff.request_id", call.RequestID))
 	}
 	defer func() { endSpan(ctx, span, err) }()
@@ -245,7 +245,7 @@ func (c *Client) Fetch(ctx context.Context, call bff.Call) (resp bff.Response, e
 		}
 		return resp, nil
 	default:
-		return bff.Response{}, c.statusError(r.status)
+		return bff.Response{}, c.statusError(r.status, r.header)
 	}
 }
 
@@ -378,7 +378,7 @@ func (c *Client) corrupt(err error) *bff.Error {
 	return bff.Errorf(c.name, bff.CodeBadResponse, err, "malformed response")
 }
 
-func (c *Client) statusError(status int) *bff.Error {
+func (c *Client) statusError(status int, header http.Header) *bff.Error {
 	// The message uses Go's own status text: a reason phrase is whatever
 	// the service chose to write, addresses included.
 	code := bff.CodeUpstreamStatus
@@ -391,7 +391,27 @@ func (c *Client) statusError(status int) *bff.Error {
 	}
 	e := bff.Errorf(c.name, code, fmt.Errorf("status %d", status), "%s", strings.TrimSpace(msg))
 	e.Status = status
+	if v := headerValue(header, "Retry-After"); v != "" {
+		e.RetryAfter, e.HasRetryAfter = retryAfter(v, time.Now())
+	}
 	return e
+}
+
+// retryAfter reads a Retry-After value: delay-seconds or an HTTP-date
+// (RFC 9110 section 10.2.3); a date in the past is 0.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, 1<<31)) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
 }
 
 // check validates a 2xx body (see Normalize), its nesting depth, and, for a
@@ -442,7 +462,20 @@ func (c *Client) transportError(ctx context.Context, err error, msg string) *bff
 		e.Local = true
 		return e
 	}
-	return bff.Errorf(c.name, bff.CodeUnavailable, err, "%s", msg)
+	e := bff.Errorf(c.name, bff.CodeUnavailable, err, "%s", msg)
+	e.Unanswered = unanswered(err)
+	return e
+}
+
+// unanswered reports whether err came before any byte of a response: the
+// pool says so (h1.ErrNoResponse); through net/http only a failed dial is
+// known to be.
+func unanswered(err error) bool {
+	if errors.Is(err, h1.ErrNoResponse) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // LocalExhaustion reports whether err is this process or host running out

@@ -129,7 +129,7 @@ func (s *Server) logPage(ctx context.Context, requestID string, traceID trace.Tr
 	// Groups as slog.GroupValue of Attrs, sharing one backing array
 	// (slog.Group's ...any would box each attribute): a few allocations per
 	// line instead of dozens.
-	const perSection = 5
+	const perSection = 6
 	sections := make([]slog.Attr, len(p.Sections))
 	backing := make([]slog.Attr, 0, perSection*len(p.Sections))
 	for i, o := range p.Sections {
@@ -140,6 +140,9 @@ func (s *Server) logPage(ctx context.Context, requestID string, traceID trace.Tr
 		}
 		if o.Err != nil {
 			sec = append(sec, slog.String("code", o.Code.String()), slog.String("error", o.Err.Error()))
+		}
+		if o.Attempts > 1 {
+			sec = append(sec, slog.Int("attempts", int(o.Attempts)))
 		}
 		backing = backing[:len(backing)+perSection]
 		sections[i] = slog.Attr{Key: o.Name, Value: slog.GroupValue(sec...)}

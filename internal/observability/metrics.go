@@ -160,6 +160,8 @@ type ServiceSample struct {
 	BreakerState float64 // 0 closed, 1 half-open, 2 open
 	HedgesSent   int64
 	HedgesWon    int64
+	RetriesSent  int64
+	RetriesWon   int64
 	StaleServed  int64
 	Coalesced    int64
 	// CacheLookups are the cache's lookups by tier and result, every
@@ -182,6 +184,7 @@ type serviceCollector struct {
 	samples                            func() []ServiceSample
 	state, sent, won, stale, coalesced *prometheus.Desc
 	lookups, revalidations             *prometheus.Desc
+	retries, retriesWon                *prometheus.Desc
 	entries, bytes                     *prometheus.Desc
 }
 
@@ -192,12 +195,14 @@ func (m *Metrics) RegisterServices(samples func() []ServiceSample) {
 		return prometheus.NewDesc(name, help, []string{"service"}, nil)
 	}
 	m.Registry.MustRegister(&serviceCollector{
-		samples:   samples,
-		state:     d("bff_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open."),
-		sent:      d("bff_hedges_sent_total", "Hedged requests sent."),
-		won:       d("bff_hedges_won_total", "Hedged requests that answered first."),
-		stale:     d("bff_stale_served_total", "Sections answered from the stale cache."),
-		coalesced: d("bff_coalesced_calls_total", "Calls answered by joining an identical call in flight."),
+		samples:    samples,
+		state:      d("bff_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open."),
+		sent:       d("bff_hedges_sent_total", "Hedged requests sent."),
+		won:        d("bff_hedges_won_total", "Hedged requests that answered first."),
+		retries:    d("bff_retries_total", "Retries sent (a call that failed fast for a transient reason, sent again)."),
+		retriesWon: d("bff_retries_won_total", "Retries that answered well."),
+		stale:      d("bff_stale_served_total", "Sections answered from the stale cache."),
+		coalesced:  d("bff_coalesced_calls_total", "Calls answered by joining an identical call in flight."),
 		lookups: prometheus.NewDesc("bff_cache_lookups_total",
 			"Cache lookups, by service, tier (memory, redis) and result (fresh_hit, stale_served, miss, error).",
 			[]string{"service", "tier", "result"}, nil),
@@ -208,7 +213,7 @@ func (m *Metrics) RegisterServices(samples func() []ServiceSample) {
 }
 
 func (c *serviceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.state, c.sent, c.won, c.stale, c.coalesced, c.lookups, c.revalidations, c.entries, c.bytes} {
+	for _, d := range []*prometheus.Desc{c.state, c.sent, c.won, c.stale, c.coalesced, c.lookups, c.revalidations, c.entries, c.bytes, c.retries, c.retriesWon} {
 		ch <- d
 	}
 }
@@ -218,6 +223,8 @@ func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, s.BreakerState, s.Service)
 		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(s.HedgesSent), s.Service)
 		ch <- prometheus.MustNewConstMetric(c.won, prometheus.CounterValue, float64(s.HedgesWon), s.Service)
+		ch <- prometheus.MustNewConstMetric(c.retries, prometheus.CounterValue, float64(s.RetriesSent), s.Service)
+		ch <- prometheus.MustNewConstMetric(c.retriesWon, prometheus.CounterValue, float64(s.RetriesWon), s.Service)
 		ch <- prometheus.MustNewConstMetric(c.stale, prometheus.CounterValue, float64(s.StaleServed), s.Service)
 		ch <- prometheus.MustNewConstMetric(c.coalesced, prometheus.CounterValue, float64(s.Coalesced), s.Service)
 		for _, l := range s.CacheLookups {

@@ -36,6 +36,9 @@ type Outcome struct {
 	Latency time.Duration // from fan-out to the section's answer
 	Age     time.Duration // of a value from the cache (stale, or a fresh hit)
 	Err     error         // the failure, for logs; nil on success
+	// Attempts is how many requests were sent for the section, hedges
+	// and retries included (0 or 1: shown as neither).
+	Attempts uint8
 }
 
 // Status returns "ok", "stale" or "error".
@@ -184,7 +187,7 @@ func (a *Assembler) assemble(results []result, requestID string) Page {
 	for i, r := range results {
 		r = a.guard(r)
 		o := Outcome{Name: a.sections[i].Name, Code: bff.CodeOf(r.err), Source: r.resp.Source, Age: r.resp.Age,
-			Latency: r.latency, Err: r.err}
+			Latency: r.latency, Err: r.err, Attempts: r.resp.Attempts}
 		b = appendKey(b, o.Name)
 		switch {
 		case r.err == nil:
@@ -228,7 +231,7 @@ func (a *Assembler) guard(r result) result {
 	if r.err == nil {
 		r.err = bff.Errorf(a.sections[r.i].Name, bff.CodeBadResponse, errors.New("fetcher returned a body that is not a JSON object"), "malformed response")
 	}
-	r.resp = bff.Response{}
+	r.resp = bff.Response{Attempts: r.resp.Attempts} // an error carries no body, but the requests were sent
 	return r
 }
 
@@ -257,6 +260,10 @@ func appendMeta(b []byte, o Outcome) []byte {
 	if o.Stale || (o.Err == nil && o.Source == bff.SourceCache) {
 		b = append(b, `,"age_ms":`...)
 		b = appendMillis(b, int64(o.Age))
+	}
+	if o.Attempts > 1 {
+		b = append(b, `,"attempts":`...)
+		b = strconv.AppendUint(b, uint64(o.Attempts), 10)
 	}
 	return append(b, '}')
 }

@@ -27,17 +27,19 @@ type budgetBucket struct {
 
 const (
 	budgetBuckets = 10
-	// BudgetMinimum is the hedges a window always allows.
+	// BudgetMinimum is the default of budget.min_per_window: the extra
+	// requests a window always allows.
 	BudgetMinimum = 3
 )
 
-// NewBudget returns a budget of percent (0–100) of requests. now is the
-// clock; nil means time.Now.
-func NewBudget(percent float64, now func() time.Time) *Budget {
+// NewBudget returns a budget of percent (0–100) of requests, allowing at
+// least minimum extra requests per window. now is the clock; nil means
+// time.Now.
+func NewBudget(percent float64, minimum int, now func() time.Time) *Budget {
 	if now == nil {
 		now = time.Now
 	}
-	return &Budget{percent: percent, minimum: BudgetMinimum, now: now}
+	return &Budget{percent: percent, minimum: int64(minimum), now: now}
 }
 
 // bucket returns the current bucket, expiring old ones. Caller holds mu.
@@ -57,8 +59,9 @@ func (b *Budget) Request() {
 	b.mu.Unlock()
 }
 
-// TryHedge reports whether a hedge fits the budget, and if so records it.
-func (b *Budget) TryHedge() bool {
+// TryExtra reports whether one extra request (a hedge or a retry) fits
+// the budget, and if so records it.
+func (b *Budget) TryExtra() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cur := b.bucket()

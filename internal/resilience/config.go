@@ -56,9 +56,30 @@ type HedgeConfig struct {
 	// Delay is how long the first attempt may run before a hedge is sent;
 	// 0 means auto (a high percentile of recent successful latencies).
 	Delay time.Duration
-	// BudgetPercent caps hedges at this share of the service's requests over
-	// a sliding window of about ten seconds.
-	BudgetPercent float64
+}
+
+// BudgetConfig caps a service's extra requests, hedges and retries
+// together (budget.*).
+type BudgetConfig struct {
+	// Percent is the most extra requests, as a share of the service's
+	// calls over a sliding window of about ten seconds.
+	Percent float64
+	// MinPerWindow is the extra requests a window always allows, so a
+	// quiet service can still hedge or retry.
+	MinPerWindow int
+}
+
+// Validate reports every invalid field at once, keyed relative to the
+// budget block.
+func (c BudgetConfig) Validate() error {
+	var errs []error
+	if math.IsNaN(c.Percent) || c.Percent < 0 || c.Percent > 100 {
+		errs = append(errs, bff.Invalid("percent", c.Percent, "a number from 0 to 100"))
+	}
+	if c.MinPerWindow < 0 || c.MinPerWindow > 1000 {
+		errs = append(errs, bff.Invalid("min_per_window", c.MinPerWindow, "a whole number from 0 to 1000"))
+	}
+	return errors.Join(errs...)
 }
 
 // Validate reports every invalid field at once, keyed relative to the hedge
@@ -69,9 +90,6 @@ func (c HedgeConfig) Validate(callTimeout time.Duration) error {
 		errs = append(errs, bff.Invalid("delay", c.Delay.String(), `"auto" or a positive duration such as 80ms`))
 	} else if c.Delay > 0 && callTimeout > 0 && c.Delay >= callTimeout {
 		errs = append(errs, bff.Invalid("delay", c.Delay.String(), "a duration below the service timeout ("+callTimeout.String()+`), or "auto"`))
-	}
-	if math.IsNaN(c.BudgetPercent) || c.BudgetPercent < 0 || c.BudgetPercent > 100 {
-		errs = append(errs, bff.Invalid("budget_percent", c.BudgetPercent, "a number from 0 to 100"))
 	}
 	return errors.Join(errs...)
 }

@@ -17,6 +17,7 @@ type Estimator struct {
 	ring     [estimatorWindow]atomic.Int64 // nanoseconds; 0 = empty slot
 	n        atomic.Int64                  // samples recorded
 	value    atomic.Int64                  // the last computed quantile, ns
+	median   atomic.Int64                  // the last computed median, ns
 	mu       sync.Mutex                    // serializes recomputes; guards scratch
 	scratch  []int64                       // guarded by mu
 }
@@ -63,6 +64,16 @@ func (e *Estimator) recompute() {
 	slices.Sort(e.scratch)
 	idx := int(e.quantile * float64(len(e.scratch)-1))
 	e.value.Store(e.scratch[idx])
+	e.median.Store(e.scratch[len(e.scratch)/2])
+}
+
+// Median returns the median of the recent latencies and whether enough
+// samples back it: a typical attempt's duration.
+func (e *Estimator) Median() (time.Duration, bool) {
+	if e.n.Load() < EstimatorMinSamples {
+		return 0, false
+	}
+	return time.Duration(e.median.Load()), true
 }
 
 // Estimate returns the quantile and whether enough samples back it.

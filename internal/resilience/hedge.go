@@ -39,6 +39,7 @@ type Hedger struct {
 	gate    func() bool
 	sent    *atomic.Int64
 	won     *atomic.Int64
+	counted bool // the calls are counted against the budget outside
 }
 
 var _ bff.Fetcher = (*Hedger)(nil)
@@ -55,6 +56,9 @@ type HedgeState struct {
 	Gate func() bool
 	// Sent and Won count hedges sent and hedges that answered first.
 	Sent, Won *atomic.Int64
+	// Counted says an outer policy (the Retrier) counts the calls against
+	// the budget; else the Hedger does.
+	Counted bool
 }
 
 // NewHedger returns a Hedger in front of next. timeout is the service's
@@ -64,7 +68,7 @@ func NewHedger(service string, cfg HedgeConfig, timeout time.Duration, next bff.
 		st.Estimator = NewEstimator(AutoQuantile)
 	}
 	if st.Budget == nil {
-		st.Budget = NewBudget(cfg.BudgetPercent, nil)
+		st.Budget = NewBudget(10, BudgetMinimum, nil)
 	}
 	if st.Sent == nil {
 		st.Sent = new(atomic.Int64)
@@ -82,6 +86,7 @@ func NewHedger(service string, cfg HedgeConfig, timeout time.Duration, next bff.
 		gate:    st.Gate,
 		sent:    st.Sent,
 		won:     st.Won,
+		counted: st.Counted,
 	}
 }
 
@@ -125,7 +130,9 @@ type attempt struct {
 // hedge that answers first cancels the first attempt, which then returns at
 // once.
 func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
-	h.budget.Request()
+	if !h.counted {
+		h.budget.Request()
+	}
 	actx, cancel := context.WithCancelCause(ctx)
 	// Releases the losing attempt, if any, saying why: its span is no error.
 	defer cancel(bff.ErrHedgeLost)
@@ -139,13 +146,24 @@ func (h *Hedger) Fetch(ctx context.Context, call bff.Call) (bff.Response, error)
 	r.mu.Lock()
 	hedge := r.hedge
 	r.mu.Unlock()
-	if err == nil || hedge == nil {
+	if hedge == nil || err == nil {
 		if err == nil {
 			h.est.Observe(took)
+		}
+		if hedge != nil {
+			resp.Attempts = 2
 		}
 		return resp, err
 	}
 	// The first attempt failed (or lost) while a hedge was out.
+	resp, err = h.await(ctx, hedge, resp, err, took)
+	resp.Attempts = 2
+	return resp, err
+}
+
+// await waits for the hedge once the first attempt failed (or lost) with
+// resp and err after took.
+func (h *Hedger) await(ctx context.Context, hedge chan attempt, resp bff.Response, err error, took time.Duration) (bff.Response, error) {
 	select {
 	case a := <-hedge:
 		if a.err == nil {
@@ -221,7 +239,7 @@ func (h *Hedger) mayHedge(ctx context.Context) bool {
 			return false
 		}
 	}
-	return h.budget.TryHedge()
+	return h.budget.TryExtra()
 }
 
 func (h *Hedger) attempt(ctx context.Context, call bff.Call) (a attempt) {

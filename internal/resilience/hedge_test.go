@@ -27,15 +27,15 @@ func (c *clock) add(d time.Duration) {
 
 func TestBudget(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	b := NewBudget(10, clk.now)
+	b := NewBudget(10, BudgetMinimum, clk.now)
 
 	// A quiet service still gets the minimum allowance.
 	for i := range BudgetMinimum {
-		if !b.TryHedge() {
+		if !b.TryExtra() {
 			t.Fatalf("hedge %d refused within the minimum allowance", i+1)
 		}
 	}
-	if b.TryHedge() {
+	if b.TryExtra() {
 		t.Fatal("hedge beyond the minimum allowance with no requests")
 	}
 
@@ -45,7 +45,7 @@ func TestBudget(t *testing.T) {
 	}
 	granted := 0
 	for range 50 {
-		if b.TryHedge() {
+		if b.TryExtra() {
 			granted++
 		}
 	}
@@ -55,11 +55,11 @@ func TestBudget(t *testing.T) {
 
 	// Ten seconds later the window has slid past all of it.
 	clk.add(10 * time.Second)
-	if !b.TryHedge() {
+	if !b.TryExtra() {
 		t.Fatal("hedge refused after the window slid")
 	}
 
-	if NewBudget(0, clk.now).TryHedge() {
+	if NewBudget(0, BudgetMinimum, clk.now).TryExtra() {
 		t.Fatal("budget_percent 0 allowed a hedge")
 	}
 }
@@ -114,7 +114,7 @@ func (f *fakeAttempts) Fetch(ctx context.Context, call bff.Call) (bff.Response, 
 
 func TestHedgeWinsAndLoserIsCancelled(t *testing.T) {
 	f := &fakeAttempts{delays: []time.Duration{-1, 5 * time.Millisecond}}
-	h := NewHedger("user", HedgeConfig{Enabled: true, Delay: 20 * time.Millisecond, BudgetPercent: 10}, 300*time.Millisecond, f, HedgeState{})
+	h := NewHedger("user", HedgeConfig{Enabled: true, Delay: 20 * time.Millisecond}, 300*time.Millisecond, f, HedgeState{})
 	resp, err := h.Fetch(context.Background(), bff.Call{Service: "user", Path: "/users/a", RequestID: "rid"})
 	if err != nil || resp.Source != bff.SourceHedge || string(resp.Body) != `{"attempt":1}` {
 		t.Fatalf("Fetch = %s %v %v; want the hedge's answer", resp.Body, resp.Source, err)
@@ -134,18 +134,19 @@ func TestHedgeNotSent(t *testing.T) {
 	tests := []struct {
 		name    string
 		cfg     HedgeConfig
+		budget  *Budget // nil: the default
 		gate    func() bool
 		timeout time.Duration // of the call's context; 0 = none
 	}{
-		{name: "fast first attempt", cfg: HedgeConfig{Delay: time.Second, BudgetPercent: 10}},
-		{name: "breaker not closed", cfg: HedgeConfig{Delay: 5 * time.Millisecond, BudgetPercent: 10}, gate: func() bool { return false }},
-		{name: "budget zero", cfg: HedgeConfig{Delay: 5 * time.Millisecond, BudgetPercent: 0}},
-		{name: "deadline too close", cfg: HedgeConfig{Delay: 29 * time.Millisecond, BudgetPercent: 10}, timeout: 30 * time.Millisecond},
+		{name: "fast first attempt", cfg: HedgeConfig{Delay: time.Second}},
+		{name: "breaker not closed", cfg: HedgeConfig{Delay: 5 * time.Millisecond}, gate: func() bool { return false }},
+		{name: "budget zero", cfg: HedgeConfig{Delay: 5 * time.Millisecond}, budget: NewBudget(0, 0, nil)},
+		{name: "deadline too close", cfg: HedgeConfig{Delay: 29 * time.Millisecond}, timeout: 30 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeAttempts{delays: []time.Duration{50 * time.Millisecond}}
-			h := NewHedger("user", tt.cfg, 300*time.Millisecond, f, HedgeState{Gate: tt.gate})
+			h := NewHedger("user", tt.cfg, 300*time.Millisecond, f, HedgeState{Gate: tt.gate, Budget: tt.budget})
 			ctx := context.Background()
 			if tt.timeout > 0 {
 				var cancel context.CancelFunc
@@ -170,7 +171,7 @@ func testHedgeIsNotARetry(t *testing.T) {
 		n.Add(1)
 		return bff.Response{}, bff.Errorf("user", bff.CodeUpstreamStatus, nil, "upstream answered 500")
 	})
-	h := NewHedger("user", HedgeConfig{Delay: 50 * time.Millisecond, BudgetPercent: 100}, 300*time.Millisecond, failing, HedgeState{})
+	h := NewHedger("user", HedgeConfig{Delay: 50 * time.Millisecond}, 300*time.Millisecond, failing, HedgeState{})
 	if _, err := h.Fetch(context.Background(), bff.Call{Service: "user"}); bff.CodeOf(err) != bff.CodeUpstreamStatus {
 		t.Fatalf("err = %v", err)
 	}
@@ -181,7 +182,7 @@ func testHedgeIsNotARetry(t *testing.T) {
 }
 
 func TestAutoDelay(t *testing.T) {
-	h := NewHedger("user", HedgeConfig{BudgetPercent: 10}, 300*time.Millisecond, nil, HedgeState{})
+	h := NewHedger("user", HedgeConfig{}, 300*time.Millisecond, nil, HedgeState{})
 	if d := h.Delay(); d != 150*time.Millisecond {
 		t.Fatalf("cold auto delay = %v, want half the timeout", d)
 	}
@@ -219,7 +220,7 @@ func testHedgeWinsAfterPrimaryFails(t *testing.T) {
 		time.Sleep(30 * time.Millisecond)
 		return bff.Response{Body: []byte(`{}`)}, nil
 	})
-	h := NewHedger("user", HedgeConfig{Delay: 20 * time.Millisecond, BudgetPercent: 100}, 300*time.Millisecond, next, HedgeState{})
+	h := NewHedger("user", HedgeConfig{Delay: 20 * time.Millisecond}, 300*time.Millisecond, next, HedgeState{})
 	resp, err := h.Fetch(context.Background(), bff.Call{Service: "user"})
 	if err != nil || resp.Source != bff.SourceHedge {
 		t.Fatalf("Fetch = %v %v, want the hedge's answer", resp.Source, err)

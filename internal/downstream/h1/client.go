@@ -35,7 +35,18 @@ var (
 	ErrInvalidRequest = errors.New("invalid request")
 	// ErrClosed: the Client was closed.
 	ErrClosed = errors.New("client closed")
+	// ErrNoResponse marks a failure before any byte of a response arrived
+	// (a refused dial, or a connection reset or closed before the status
+	// line): the server answered nothing, so the request may be sent
+	// again. It wraps the I/O error, which errors.Is still finds.
+	ErrNoResponse = errors.New("no response")
 )
+
+// noResponse is an I/O error that happened before any response byte.
+type noResponse struct{ err error }
+
+func (e noResponse) Error() string   { return e.err.Error() }
+func (e noResponse) Unwrap() []error { return []error{e.err, ErrNoResponse} }
 
 // HeaderField is one request header line, written exactly as given: the
 // caller canonicalises the name. Neither part may hold CR, LF or NUL, and
@@ -222,6 +233,9 @@ func (c *Client) roundTrip(ctx context.Context, pc *conn, path string, header []
 		if !protocolError(err) && ctxDone(ctx, err) {
 			return nil, false, ctxError(ctx, step, err)
 		}
+		if !gotBytes && !protocolError(err) {
+			err = noResponse{err}
+		}
 		return nil, reused && !gotBytes && !protocolError(err), fmt.Errorf("h1: %s: %w", step, err)
 	}
 	if keep && hasDeadline {
@@ -287,7 +301,7 @@ func (c *Client) dialConn(ctx context.Context) (*conn, error) {
 		if ctx.Err() != nil {
 			return nil, ctxError(ctx, "dial", err)
 		}
-		return nil, fmt.Errorf("h1: dial: %w", err)
+		return nil, fmt.Errorf("h1: dial: %w", noResponse{err})
 	}
 	if c.tls != nil {
 		tc := tls.Client(nc, c.tls)
