@@ -28,6 +28,13 @@ test: redis-server
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
+## deploy-check: the Kubernetes manifests, built with kustomize and decoded
+## strictly into the Kubernetes API's types, offline (a module of its own,
+## deploy/, so none of it reaches the binary)
+.PHONY: deploy-check
+deploy-check:
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+
 ## redis-server, haproxy: the real components tests start (Debian packages
 ## of the same names), installed when missing and running as root; otherwise
 ## the tests that need one skip, naming the package (and fail under CI=true)

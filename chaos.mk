@@ -26,7 +26,7 @@ $(TOXIPROXY):
 ## chaos: the chaos suite (about 2.5 minutes): faults under load, every promise
 ## checked; then the Redis drill (a real redis-server behind Toxiproxy)
 chaos: chaos-bins $(TOXIPROXY) redis-server
-	$(GO) test -tags chaos -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '^TestChaos(Redis)?$$' ./chaos \
+	$(GO) test -tags chaos -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '^TestChaos(Redis|Retries)?$$' ./chaos \
 		-args -bff $(BIN)/bff -fakesvc $(FAKESVC) -toxiproxy $(TOXIPROXY) $(CHAOS_FLAGS)
 
 ## loadbench: load benchmarks (about 4 minutes): pagebff, the plain concurrent
