@@ -285,23 +285,9 @@ func TestNumericIdentityMatches(t *testing.T) {
 // 12,000 sections once carried another user's data. Whatever net/http does
 // with the extra bytes, no call may return another user's answer.
 func TestResponseDesyncNeverCrossesUsers(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { desyncServer(conn) })
-		}
-	})
+	addr := serveConns(t, desyncServer)
 	for _, echo := range []bool{true, false} {
-		base := "http://" + ln.Addr().String()
+		base := "http://" + addr
 		if !echo {
 			base += "/noecho"
 		}
@@ -499,6 +485,22 @@ func pathClient(t testing.TB, base string, p func(*Config), maxBody int64) *Clie
 // lines and framings httptest would not write.
 func rawHTTP(t testing.TB, answer func(path string) string) string {
 	t.Helper()
+	return "http://" + serveConns(t, func(nc net.Conn) {
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+		req, err := http.ReadRequest(bufio.NewReader(nc))
+		if err != nil {
+			return
+		}
+		_, _ = nc.Write([]byte(answer(req.URL.Path)))
+	})
+}
+
+// serveConns listens on a loopback port and hands each connection to
+// serve on its own goroutine until the test ends (and waits for them);
+// it returns the address.
+func serveConns(t testing.TB, serve func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -511,18 +513,10 @@ func rawHTTP(t testing.TB, answer func(path string) string) string {
 			if err != nil {
 				return
 			}
-			wg.Go(func() {
-				defer nc.Close()
-				_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-				req, err := http.ReadRequest(bufio.NewReader(nc))
-				if err != nil {
-					return
-				}
-				_, _ = nc.Write([]byte(answer(req.URL.Path)))
-			})
+			wg.Go(func() { serve(nc) })
 		}
 	})
-	return "http://" + ln.Addr().String()
+	return ln.Addr().String()
 }
 
 // withLength is a complete answer with status line line and body framed by

@@ -195,15 +195,22 @@ func (r *RedisServer) Kill() {
 }
 
 func (r *RedisServer) kill() {
-	r.mu.Lock()
-	cmd, exited := r.cmd, r.exited
-	r.cmd = nil
-	r.mu.Unlock()
+	cmd, exited := r.take()
 	if cmd == nil {
 		return
 	}
 	_ = cmd.Process.Kill() // SIGKILL ends a stopped process too
 	<-exited
+}
+
+// take hands over the running server's process (nil when none runs), which
+// the caller then ends.
+func (r *RedisServer) take() (*exec.Cmd, chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cmd, exited := r.cmd, r.exited
+	r.cmd = nil
+	return cmd, exited
 }
 
 // Restart kills the server if it runs and starts it again, empty, on the
@@ -219,10 +226,7 @@ func (r *RedisServer) Restart() {
 // Stop ends the server (it is called at the test's cleanup; calling it
 // again does nothing).
 func (r *RedisServer) Stop() {
-	r.mu.Lock()
-	cmd, exited := r.cmd, r.exited
-	r.cmd = nil
-	r.mu.Unlock()
+	cmd, exited := r.take()
 	if cmd == nil {
 		return
 	}
