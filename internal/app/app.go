@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/pagebff/pagebff/internal/auth"
 	"github.com/pagebff/pagebff/internal/cache"
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/httpapi"
@@ -34,8 +35,10 @@ type App struct {
 	// them.
 	refresher *cache.Refresher
 
-	mu       sync.Mutex // serializes Reload and Close
-	registry *registry  // guarded by mu
+	mu       sync.Mutex     // serializes Reload and Close
+	registry *registry      // guarded by mu
+	verifier *auth.Verifier // auth.mode jwt's; guarded by mu
+	authCfg  auth.Config    // what verifier was made for; guarded by mu
 }
 
 // maxRefreshes bounds the background revalidations running at once, over
@@ -97,6 +100,10 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 	a.server = httpapi.New(cfg.Server, httpapi.Deps{
 		Pages: renderer{a}, Admin: admin{a}, Log: log, Metrics: a.metrics, Tracer: a.tracer,
 	})
+	if err := a.applyAuth(cfg.Auth); err != nil {
+		a.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -202,5 +209,9 @@ func (a *App) Close() {
 	a.refresher.Close()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.verifier != nil {
+		a.verifier.Close()
+		a.verifier = nil
+	}
 	a.registry.prune(nil)
 }

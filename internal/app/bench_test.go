@@ -34,11 +34,24 @@ func reportCPU(b *testing.B, start time.Duration) {
 // BenchmarkPage renders the home page over real loopback HTTP: a client, the
 // BFF's HTTP server, and three in-process services. Its CPU figure includes
 // the services' and the client's work.
-func BenchmarkPage(b *testing.B) {
+func BenchmarkPage(b *testing.B) { benchPage(b, nil, "") }
+
+// BenchmarkPageJWT is BenchmarkPage with auth.mode jwt: every page carries
+// an ES256 token (the same one: verified once, then from the verified
+// tokens' cache).
+func BenchmarkPageJWT(b *testing.B) {
+	is := newIssuer(b)
+	benchPage(b, withJWT(is, false), "Bearer "+is.token(b, "abc"))
+}
+
+func benchPage(b *testing.B, tweak func(*config.Config), authorization string) {
 	user := testutil.NewService(b, testutil.JSON(userBody))
 	catalog := testutil.NewService(b, testutil.JSON(catalogBody))
 	activity := testutil.NewService(b, testutil.JSON(activityBody))
 	cfg := benchConfig(map[string]string{"user": user.URL, "catalog": catalog.URL, "activity": activity.URL}, nil)
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	a := newBenchApp(b, cfg)
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
@@ -51,7 +64,11 @@ func BenchmarkPage(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			resp, err := client.Get(url)
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			if authorization != "" {
+				req.Header.Set("Authorization", authorization)
+			}
+			resp, err := client.Do(req)
 			if err != nil {
 				b.Error(err)
 				return

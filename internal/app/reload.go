@@ -41,6 +41,11 @@ func (a *App) Reload(cfg config.Config) ([]string, error) {
 		a.metrics.ConfigReloads.WithLabelValues("rejected").Inc()
 		return nil, fmt.Errorf("build services: %w", err)
 	}
+	if err := a.applyAuth(cfg.Auth); err != nil {
+		a.registry.prune(old)
+		a.metrics.ConfigReloads.WithLabelValues("rejected").Inc()
+		return nil, err
+	}
 	a.server.Configure(cfg.Server)
 	a.setLevel(cfg.LogLevel)
 	a.state.Store(st)

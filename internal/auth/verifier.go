@@ -16,6 +16,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/pagebff/pagebff/internal/bff"
 )
 
 const (
@@ -384,7 +386,7 @@ func (v *Verifier) verifySlow(ctx context.Context, raw []byte, sum [sha256.Size]
 		return "", errInvalid(classify(err, reason))
 	}
 	var userID string
-	if err := t.Get(v.cfg.UserClaim, &userID); err != nil || !validUserID(userID) {
+	if err := t.Get(v.cfg.UserClaim, &userID); err != nil || !bff.ValidUserID(userID) {
 		return "", errInvalid("user_claim")
 	}
 	exp, _ := t.Expiration() // required above
@@ -479,23 +481,6 @@ func (v *Verifier) runRefetch(done chan struct{}) {
 	v.refetching = nil
 	v.refetchMu.Unlock()
 	close(done)
-}
-
-// validUserID reports whether id matches ^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$.
-// It copies httpapi.ValidUserID (internal/httpapi/handlers.go), which
-// checks the user_id query parameter: the two must accept the same ids.
-func validUserID(id string) bool {
-	const maxUserIDLen = 128 // httpapi.MaxUserIDLen
-	if len(id) == 0 || len(id) > maxUserIDLen || !isAlnum(id[0]) {
-		return false
-	}
-	for i := 1; i < len(id); i++ {
-		c := id[i]
-		if !isAlnum(c) && c != '.' && c != '_' && c != '@' && c != ':' && c != '-' {
-			return false
-		}
-	}
-	return true
 }
 
 func isAlnum(c byte) bool {

@@ -106,7 +106,26 @@ type retryKey struct{}
 
 // WithRetry marks ctx as carrying retry n (1 for the first retry), so the
 // attempt's trace span says so.
-func WithRetry(ctx context.Context, n int) context.Context { return context.WithValue(ctx, retryKey{}, n) }
+func WithRetry(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, retryKey{}, n)
+}
 
 // RetryOf returns the retry ctx carries, 0 for a first attempt.
 func RetryOf(ctx context.Context) int { v, _ := ctx.Value(retryKey{}).(int); return v }
+
+type authorizationKey struct{}
+
+// WithAuthorization makes the calls made under ctx send an Authorization
+// header with value v (auth.forward_token). A call shared by several pages
+// (coalescing) carries the one of the page that started it, as it carries
+// that page's X-Request-Id.
+func WithAuthorization(ctx context.Context, v string) context.Context {
+	return context.WithValue(ctx, authorizationKey{}, v)
+}
+
+// AuthorizationOf returns the Authorization header to send under ctx, "" for
+// none.
+func AuthorizationOf(ctx context.Context) string {
+	v, _ := ctx.Value(authorizationKey{}).(string)
+	return v
+}

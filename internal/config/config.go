@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagebff/pagebff/internal/auth"
 	"github.com/pagebff/pagebff/internal/bff"
 	"github.com/pagebff/pagebff/internal/cache"
 	"github.com/pagebff/pagebff/internal/downstream"
@@ -42,6 +43,8 @@ type Config struct {
 	CacheBackend string
 	// Redis holds the cache.redis_* keys, for the Redis backend.
 	Redis Redis
+	// Auth holds auth.*: where the user id comes from.
+	Auth auth.Config
 	// LogLevel is log.level: debug, info, warn or error.
 	LogLevel string
 	// Deprecated holds a line for each old key name the file or the
@@ -97,6 +100,7 @@ func Default() Config {
 		Page:         page.Config{Timeout: 500 * time.Millisecond},
 		CacheBackend: "memory",
 		Redis:        Redis{Timeout: 20 * time.Millisecond, WriteInterval: time.Second, Prefix: "pagebff:"},
+		Auth:         auth.Default(),
 		LogLevel:     "info",
 	}
 	for _, b := range builtinServices {
@@ -147,6 +151,7 @@ func (c Config) Validate(demo bool) error {
 		bff.PrefixKeys("server.", c.Server.Validate()),
 		bff.PrefixKeys("page.", c.Page.Validate()),
 		c.validateCacheBackend(),
+		bff.PrefixKeys("auth.", c.Auth.Validate()),
 		c.validateLogLevel(),
 		c.validateAdminAddr(),
 	}

@@ -89,6 +89,15 @@ var globalSettings = []setting[Config]{
 	key("cache.redis_write_interval", durationKind, func(c *Config) *time.Duration { return &c.Redis.WriteInterval }),
 	key("cache.redis_prefix", stringKind, func(c *Config) *string { return &c.Redis.Prefix }),
 	key("log.level", stringKind, func(c *Config) *string { return &c.LogLevel }),
+	key("auth.mode", stringKind, func(c *Config) *string { return &c.Auth.Mode }),
+	key("auth.jwks_url", stringKind, func(c *Config) *string { return &c.Auth.JWKSURL }),
+	key("auth.jwks_file", stringKind, func(c *Config) *string { return &c.Auth.JWKSFile }),
+	key("auth.jwks_refresh", durationKind, func(c *Config) *time.Duration { return &c.Auth.JWKSRefresh }),
+	key("auth.issuer", stringKind, func(c *Config) *string { return &c.Auth.Issuer }),
+	key("auth.audience", stringKind, func(c *Config) *string { return &c.Auth.Audience }),
+	key("auth.user_claim", stringKind, func(c *Config) *string { return &c.Auth.UserClaim }),
+	key("auth.leeway", durationKind, func(c *Config) *time.Duration { return &c.Auth.Leeway }),
+	key("auth.forward_token", boolKind, func(c *Config) *bool { return &c.Auth.ForwardToken }),
 }
 
 // serviceSettings are the per-service keys, allowed under "defaults." and

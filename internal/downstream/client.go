@@ -265,9 +265,12 @@ func headerValue(h http.Header, key string) string {
 // getH1 makes the call through the pool, following same-host redirects
 // when configured.
 func (c *Client) getH1(ctx context.Context, call bff.Call) (reply, error) {
-	fields := make(fieldCarrier, 0, 4)
+	fields := make(fieldCarrier, 0, 5)
 	fields = append(fields, h1.HeaderField{Name: "Accept", Value: "application/json"},
 		h1.HeaderField{Name: "X-Request-Id", Value: call.RequestID})
+	if v := bff.AuthorizationOf(ctx); v != "" {
+		fields = append(fields, h1.HeaderField{Name: "Authorization", Value: v})
+	}
 	traceContext.Inject(ctx, &fields)
 	path := c.prefix + call.Path
 	for redirects := 0; ; redirects++ {
@@ -337,6 +340,9 @@ func (c *Client) getHTTP(ctx context.Context, call bff.Call) (reply, error) {
 	req.Header = http.Header{
 		"Accept":       {"application/json"},
 		"X-Request-Id": {call.RequestID},
+	}
+	if v := bff.AuthorizationOf(ctx); v != "" {
+		req.Header["Authorization"] = []string{v}
 	}
 	traceContext.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	hr, err := c.hc.Do(req)

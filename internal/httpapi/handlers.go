@@ -15,30 +15,15 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/pagebff/pagebff/internal/auth"
+	"github.com/pagebff/pagebff/internal/bff"
 	"github.com/pagebff/pagebff/internal/observability"
 	"github.com/pagebff/pagebff/internal/page"
 )
 
-// MaxUserIDLen is the longest user_id accepted.
-const MaxUserIDLen = 128
-
-// ValidUserID reports whether id matches ^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$.
-func ValidUserID(id string) bool {
-	if len(id) == 0 || len(id) > MaxUserIDLen || !isAlnum(id[0]) {
-		return false
-	}
-	for i := 1; i < len(id); i++ {
-		c := id[i]
-		if !isAlnum(c) && c != '.' && c != '_' && c != '@' && c != ':' && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
+// ValidUserID reports whether id is a user_id the contract accepts; see
+// bff.ValidUserID.
+func ValidUserID(id string) bool { return bff.ValidUserID(id) }
 
 // handlePage serves GET /v1/pages/home?user_id=...: always 200 with the
 // assembled page once the input is valid.
@@ -50,6 +35,9 @@ func (s *Server) handlePage() echo.HandlerFunc {
 			return badRequest("malformed query string")
 		}
 		userID := query.Get("user_id")
+		if verified, ok := auth.UserID(c.Request().Context()); ok {
+			userID = verified // the middleware checked any user_id against it
+		}
 		switch {
 		case userID == "":
 			return badRequest("user_id is required")
@@ -63,6 +51,9 @@ func (s *Server) handlePage() echo.HandlerFunc {
 		// are passed on as they came, unless told not to trust them.
 		if s.config().TrustIncomingTrace {
 			ctx = observability.Propagator.Extract(ctx, propagation.HeaderCarrier(req.Header))
+		}
+		if token, ok := auth.Token(ctx); ok {
+			ctx = bff.WithAuthorization(ctx, token)
 		}
 		ctx, span := s.deps.Tracer.Start(ctx, "GET /v1/pages/home", trace.WithSpanKind(trace.SpanKindServer))
 		p := s.deps.Pages.Render(ctx, userID, id)

@@ -21,8 +21,8 @@ func (s *Server) routes() {
 		e.GET("/readyz", s.handleReadyz)
 		e.HEAD("/readyz", s.handleReadyz)
 	}
-	s.echo.GET("/v1/pages/home", s.handlePage(), s.limitInflight)
-	s.echo.HEAD("/v1/pages/home", s.handlePage(), s.limitInflight)
+	s.echo.GET("/v1/pages/home", s.handlePage(), s.authenticate, s.limitInflight)
+	s.echo.HEAD("/v1/pages/home", s.handlePage(), s.authenticate, s.limitInflight)
 
 	ops := s.echo
 	if s.admin != nil {

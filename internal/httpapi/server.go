@@ -52,6 +52,7 @@ type Deps struct {
 // concurrent use, and Configure may change its settings while it serves.
 type Server struct {
 	cfg      atomic.Pointer[Config]
+	auth     atomic.Pointer[echo.MiddlewareFunc] // nil: auth.mode none (see SetAuth)
 	deps     Deps
 	log      *slog.Logger
 	echo     *echo.Echo

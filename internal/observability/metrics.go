@@ -27,6 +27,10 @@ type Metrics struct {
 	RedisCommands      *prometheus.HistogramVec // command (get, pipeline), result (ok, error)
 	RedisWritesDropped prometheus.Counter
 	RedisBreakerState  prometheus.Gauge
+
+	// auth.mode jwt's, present (at zero) in mode none too.
+	AuthResults   *prometheus.CounterVec // result (ok, missing, invalid, mismatch)
+	JWKSRefreshes *prometheus.CounterVec // result (ok, failed)
 }
 
 // redisBuckets are for commands bounded by cache.redis_timeout (20ms by
@@ -75,6 +79,18 @@ func NewMetrics(inflight func() float64) *Metrics {
 			Name: "bff_redis_breaker_state", Help: "The Redis cache tier's breaker: 0 closed, 1 half-open, 2 open (0 with the memory backend).",
 		}),
 	}
+	m.AuthResults = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bff_auth_requests_total", Help: "Page requests checked by auth.mode jwt, by result (ok, missing, invalid, mismatch).",
+	}, []string{"result"})
+	m.JWKSRefreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bff_auth_jwks_fetches_total", Help: "Fetches of auth.jwks_url, by result (ok; failed: the last good keys stay).",
+	}, []string{"result"})
+	for _, r := range []string{"ok", "missing", "invalid", "mismatch"} {
+		m.AuthResults.WithLabelValues(r)
+	}
+	for _, r := range []string{"ok", "failed"} {
+		m.JWKSRefreshes.WithLabelValues(r)
+	}
 	for _, cmd := range []string{"get", "pipeline"} {
 		for _, result := range []string{"ok", "error"} {
 			m.RedisCommands.WithLabelValues(cmd, result)
@@ -84,7 +100,7 @@ func NewMetrics(inflight func() float64) *Metrics {
 		m.ConfigReloads.WithLabelValues(result)
 	}
 	reg.MustRegister(m.PageDuration, m.SectionDuration, m.SectionOutcomes, m.Transitions, m.PagesShed,
-		m.HTTPRequests, m.ConfigReloads, m.RedisCommands, m.RedisWritesDropped, m.RedisBreakerState, buildInfo(),
+		m.HTTPRequests, m.ConfigReloads, m.RedisCommands, m.RedisWritesDropped, m.RedisBreakerState, m.AuthResults, m.JWKSRefreshes, buildInfo(),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bff_inflight_pages", Help: "Page requests in flight."}, inflight),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
