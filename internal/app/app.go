@@ -179,6 +179,13 @@ func (a *App) Stats(name string) (CounterValues, bool) {
 // samples feeds the per-service metrics at scrape time.
 func (a *App) samples() []observability.ServiceSample {
 	st := a.state.Load()
+	// The Redis tier's breaker as of now (0 without one): a store replaced
+	// by a reload must not leave its last state behind.
+	state := ""
+	if rs := a.sharedTier(st); rs != nil {
+		state = rs.State()
+	}
+	a.metrics.RedisBreakerState.Set(breakerGauge(state))
 	out := make([]observability.ServiceSample, 0, len(st.services))
 	for _, s := range st.services {
 		c := s.count.load()

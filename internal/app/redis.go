@@ -3,33 +3,53 @@ package app
 import (
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pagebff/pagebff/internal/cache/redisstore"
 	"github.com/pagebff/pagebff/internal/config"
 	"github.com/pagebff/pagebff/internal/observability"
 )
 
-// redisObserver turns the Redis tier's events into metrics.
-type redisObserver struct{ m *observability.Metrics }
+// redisObserver turns the Redis tier's events into metrics, its series
+// resolved once (Command runs on a page's goroutine after every Get).
+type redisObserver struct {
+	m        *observability.Metrics
+	commands map[[2]string]prometheus.Observer // by command, result
+}
+
+func newRedisObserver(m *observability.Metrics) redisObserver {
+	o := redisObserver{m: m, commands: map[[2]string]prometheus.Observer{}}
+	for _, cmd := range []string{"get", "pipeline"} {
+		for _, result := range []string{"ok", "error"} {
+			o.commands[[2]string{cmd, result}] = m.RedisCommands.WithLabelValues(cmd, result)
+		}
+	}
+	return o
+}
 
 func (o redisObserver) Command(name string, d time.Duration, err error) {
 	result := "ok"
 	if err != nil {
 		result = "error"
 	}
-	o.m.RedisCommands.WithLabelValues(name, result).Observe(d.Seconds())
+	if obs, ok := o.commands[[2]string{name, result}]; ok {
+		obs.Observe(d.Seconds())
+	}
 }
 
 func (o redisObserver) WriteDropped() { o.m.RedisWritesDropped.Inc() }
 
-func (o redisObserver) BreakerState(state string) {
-	v := 0.0
+func (o redisObserver) BreakerState(state string) { o.m.RedisBreakerState.Set(breakerGauge(state)) }
+
+// breakerGauge is bff_redis_breaker_state's value for a state.
+func breakerGauge(state string) float64 {
 	switch state {
 	case "half-open":
-		v = 1
+		return 1
 	case "open":
-		v = 2
+		return 2
 	}
-	o.m.RedisBreakerState.Set(v)
+	return 0
 }
 
 // redis returns the shared tier for cfg's cache.redis_* settings, one per
@@ -46,7 +66,7 @@ func (a *App) redis(cfg config.Config) (*redisstore.Store, error) {
 	}
 	s, err := redisstore.New(redisstore.Config{
 		URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout, WriteInterval: cfg.Redis.WriteInterval, Prefix: cfg.Redis.Prefix,
-	}, a.log, redisObserver{a.metrics})
+	}, a.log, newRedisObserver(a.metrics))
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ func withRedis(url string, more func(*config.Config)) func(*config.Config) {
 	return func(c *config.Config) {
 		c.CacheBackend = "redis"
 		c.Redis.URL = url
-		c.Redis.Timeout = 200 * time.Millisecond // a busy test machine; the promise is that it bounds
+		c.Redis.Timeout = 150 * time.Millisecond // a busy test machine; the promise is that it bounds
 		if more != nil {
 			more(c)
 		}

@@ -245,3 +245,13 @@ func (r *registry) stateFor(sc config.Service, notify func(resilience.Transition
 	}
 	return s, nil
 }
+
+// restore puts back the stores st's services use: a build for another
+// configuration may have replaced them with resized copies.
+func (r *registry) restore(st *state) {
+	for _, s := range st.services {
+		if s.store != nil {
+			r.stores[s.cfg.Name] = s.store
+		}
+	}
+}

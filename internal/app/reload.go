@@ -37,13 +37,11 @@ func (a *App) Reload(cfg config.Config) ([]string, error) {
 	}
 	st, err := a.build(cfg)
 	if err != nil {
-		a.registry.prune(old) // drop what the failed build made; the running state is untouched
-		a.metrics.ConfigReloads.WithLabelValues("rejected").Inc()
+		a.reject(old)
 		return nil, fmt.Errorf("build services: %w", err)
 	}
 	if err := a.applyAuth(cfg.Auth); err != nil {
-		a.registry.prune(old)
-		a.metrics.ConfigReloads.WithLabelValues("rejected").Inc()
+		a.reject(old)
 		return nil, err
 	}
 	a.server.Configure(cfg.Server)
@@ -84,4 +82,14 @@ func keepListenerSettings(running, next httpapi.Config) httpapi.Config {
 	next.WriteTimeout, next.IdleTimeout = running.WriteTimeout, running.IdleTimeout
 	next.MaxHeaderBytes, next.MaxConns = running.MaxHeaderBytes, running.MaxConns
 	return next
+}
+
+// reject undoes a reload that failed after build: what the build made goes,
+// and the running state's entries are back in the registry (build replaces
+// a service's store entry when its bounds change). The running state was
+// never touched.
+func (a *App) reject(old *state) {
+	a.registry.restore(old)
+	a.registry.prune(old)
+	a.metrics.ConfigReloads.WithLabelValues("rejected").Inc()
 }

@@ -272,3 +272,26 @@ func TestFailedReloadChangesNothing(t *testing.T) {
 		t.Fatal("the catalog breaker was replaced by the failed build's")
 	}
 }
+
+// A reload refused after its services were built (here: the new key set
+// cannot be fetched) leaves the registry as it was: the next good reload
+// still finds the running cache, even though the refused one resized it.
+func TestRejectedReloadKeepsCachedValues(t *testing.T) {
+	f := newFixture(t, handlers{}, nil)
+	f.page(t)
+	bad := f.app.Config()
+	for i := range bad.Services {
+		bad.Services[i].Cache.MaxBytes = 1 << 20
+	}
+	bad.Auth.Mode, bad.Auth.JWKSURL = "jwt", "http://127.0.0.1:1/jwks"
+	if _, err := f.app.Reload(bad); err == nil {
+		t.Fatal("reload with an unreachable key set accepted")
+	}
+	good := f.app.Config()
+	good.LogLevel = "debug"
+	if _, err := f.app.Reload(good); err != nil {
+		t.Fatal(err)
+	}
+	f.user.Set(testutil.Status(500, ``))
+	assertStale(t, f.page(t), "user", "upstream_status")
+}

@@ -142,6 +142,7 @@ func (s *service) retry(next bff.Fetcher) bff.Fetcher {
 		Budget: s.budget, Estimator: s.estimator,
 		Gate: func() bool { return br.State() == resilience.StateClosed },
 		Sent: &s.count.retriesSent, Won: &s.count.retriesWon,
+		Observe: !s.cfg.Hedge.Enabled, // else the Hedger records them
 	})
 }
 

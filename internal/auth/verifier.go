@@ -23,6 +23,9 @@ import (
 const (
 	// fetchTimeout bounds every fetch of the key set, the first included.
 	fetchTimeout = 5 * time.Second
+	// refetchWait is the most a request waits for the key set refetched
+	// for its unknown kid: well inside a page's 500ms.
+	refetchWait = 250 * time.Millisecond
 	// refetchInterval is how often, at most, a token with an unknown kid
 	// may send us to the JWKS endpoint: a flood of forged kids must not
 	// hammer it.
@@ -464,10 +467,16 @@ func (v *Verifier) refetch(ctx context.Context) bool {
 		go v.runRefetch(done)
 	}
 	v.refetchMu.Unlock()
+	// A page waits at most refetchWait: the fetch goes on for later
+	// requests, this one is refused as holding an unknown key.
+	t := time.NewTimer(refetchWait)
+	defer t.Stop()
 	select {
 	case <-done:
 		return true
 	case <-ctx.Done():
+		return false
+	case <-t.C:
 		return false
 	}
 }

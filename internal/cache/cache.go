@@ -203,6 +203,9 @@ func (c *Cache) freshAnswer(e Entry, now time.Time, key string, call bff.Call, t
 // farGet reads the shared tier, counting a miss or an error there.
 func (c *Cache) farGet(ctx context.Context, key string) (Entry, bool) {
 	e, ok, err := c.opt.Far.Get(ctx, key)
+	if now := c.now(); e.StoredAt.After(now) {
+		e.StoredAt = now // another instance's clock runs ahead: no negative age
+	}
 	switch {
 	case err != nil:
 		c.count.add(TierRedis, ResultError)
@@ -285,6 +288,15 @@ func (c *Cache) entry(resp bff.Response, now time.Time) (Entry, bool) {
 	}
 	if d.staleIfError >= 0 {
 		e.StaleFor = min(e.StaleFor, d.staleIfError)
+	}
+	if d.mustRevalidate {
+		// Never used stale without asking (RFC 9111 section 5.2.2.2):
+		// no revalidation window, and no stale-on-error unless the
+		// answer allows it with stale-if-error.
+		e.Revalidate = 0
+		if d.staleIfError < 0 {
+			e.StaleFor = 0
+		}
 	}
 	// Time already spent in caches upstream counts (RFC 9111 section 4.2.3).
 	e.StoredAt = now.Add(-parseAge(resp.Caching.Age))

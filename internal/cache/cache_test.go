@@ -215,6 +215,9 @@ func TestEntryFromCacheControl(t *testing.T) {
 		{cc: "private, max-age=30", stored: true, fresh: 0, swr: 10 * time.Second, sie: time.Minute},
 		{cc: "no-store", stored: false},
 		{cc: "max-age=3, stale-while-revalidate=20, stale-if-error=15", stored: true, fresh: 3 * time.Second, swr: 20 * time.Second, sie: 15 * time.Second},
+		// must-revalidate: never stale without asking, unless stale-if-error says so.
+		{cc: "max-age=3, must-revalidate", stored: true, fresh: 3 * time.Second, swr: 0, sie: 0},
+		{cc: "max-age=3, proxy-revalidate, stale-if-error=20", stored: true, fresh: 3 * time.Second, swr: 0, sie: 20 * time.Second},
 		// stale-if-error only shortens stale_ttl.
 		{cc: "stale-if-error=3600", stored: true, fresh: 2 * time.Second, swr: 10 * time.Second, sie: time.Minute},
 		// Time spent in caches upstream counts.

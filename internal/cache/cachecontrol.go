@@ -11,6 +11,7 @@ import (
 // the directive is absent.
 type directives struct {
 	noStore, noCache, private bool
+	mustRevalidate            bool // must-revalidate or proxy-revalidate
 	maxAge, sMaxAge           time.Duration
 	staleWhileRevalidate      time.Duration
 	staleIfError              time.Duration
@@ -40,6 +41,8 @@ func parseCacheControl(v string) directives {
 			d.noCache = true
 		case "private":
 			d.private = true
+		case "must-revalidate", "proxy-revalidate":
+			d.mustRevalidate = true
 		case "max-age":
 			d.maxAge = freshness(d.maxAge, value)
 		case "s-maxage":

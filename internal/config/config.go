@@ -175,8 +175,19 @@ func (c Config) validateCacheBackend() error {
 	if c.Redis.Timeout <= 0 || c.Redis.Timeout > time.Second {
 		errs = append(errs, bff.Invalid("cache.redis_timeout", c.Redis.Timeout.String(), "a positive duration up to 1s, such as 20ms"))
 	}
-	if c.Redis.WriteInterval < 0 {
-		errs = append(errs, bff.Invalid("cache.redis_write_interval", c.Redis.WriteInterval.String(), "0s or a positive duration such as 1s"))
+	if c.Redis.WriteInterval <= 0 {
+		errs = append(errs, bff.Invalid("cache.redis_write_interval", c.Redis.WriteInterval.String(), "a positive duration such as 1s"))
+	}
+	if c.CacheBackend == "redis" && c.Redis.Timeout > 0 {
+		// A fresh lookup in Redis comes before the live call, within the
+		// same page deadline.
+		for _, s := range c.Services {
+			if t := s.Downstream.Timeout; t < c.Page.Timeout && c.Redis.Timeout+t >= c.Page.Timeout { // (a timeout over page.timeout is told on its own key)
+				errs = append(errs, bff.Invalid("cache.redis_timeout", c.Redis.Timeout.String(),
+					fmt.Sprintf("a duration that leaves room for services.%s.timeout (%s) within page.timeout (%s)", s.Name, t, c.Page.Timeout)))
+				break
+			}
+		}
 	}
 	switch c.CacheBackend {
 	case "memory":

@@ -533,6 +533,12 @@ func TestLoadBadValue(t *testing.T) {
 			want: []string{`"0s" is not allowed`},
 		},
 		{
+			name: "redis timeout leaves no room for the service timeout",
+			file: "page:\n  timeout: 400ms\ncache:\n  backend: redis\n  redis_url: redis://r:6379\n  redis_timeout: 150ms\n",
+			key:  "cache.redis_timeout",
+			want: []string{`leaves room for services.user.timeout (300ms) within page.timeout (400ms)`},
+		},
+		{
 			name: "fresh ttl negative",
 			file: "defaults:\n  cache:\n    fresh_ttl: -1s\n",
 			key:  "defaults.cache.fresh_ttl",

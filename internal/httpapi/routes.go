@@ -21,8 +21,10 @@ func (s *Server) routes() {
 		e.GET("/readyz", s.handleReadyz)
 		e.HEAD("/readyz", s.handleReadyz)
 	}
-	s.echo.GET("/v1/pages/home", s.handlePage(), s.authenticate, s.limitInflight)
-	s.echo.HEAD("/v1/pages/home", s.handlePage(), s.authenticate, s.limitInflight)
+	// Shedding first: a token check (and a bounded key refetch) holds a
+	// page slot like the page does.
+	s.echo.GET("/v1/pages/home", s.handlePage(), s.limitInflight, s.authenticate)
+	s.echo.HEAD("/v1/pages/home", s.handlePage(), s.limitInflight, s.authenticate)
 
 	ops := s.echo
 	if s.admin != nil {

@@ -56,6 +56,9 @@ type RetryState struct {
 	Sent, Won *atomic.Int64
 	// Jitter returns a number in [0, 1) (nil: math/rand/v2).
 	Jitter func() float64
+	// Observe makes the Retrier record good attempts' latencies in the
+	// Estimator (when no Hedger does).
+	Observe bool
 }
 
 // Retrier tries a call again when it failed fast for a transient reason
@@ -103,7 +106,11 @@ func (r *Retrier) Fetch(ctx context.Context, call bff.Call) (bff.Response, error
 		if n > 1 {
 			actx = bff.WithRetry(ctx, n-1)
 		}
+		start := time.Now()
 		resp, err := r.next.Fetch(actx, call)
+		if err == nil && r.st.Observe && r.st.Estimator != nil {
+			r.st.Estimator.Observe(time.Since(start))
+		}
 		sent += max(int(resp.Attempts), 1)
 		resp.Attempts = uint8(min(sent, 255))
 		if err == nil {
