@@ -38,7 +38,7 @@ deploy-check:
 ## redis-server, haproxy: the real components tests start (Debian packages
 ## of the same names), installed when missing and running as root; otherwise
 ## the tests that need one skip, naming the package (and fail under CI=true)
-.PHONY: redis-server haproxy
+.PHONY: redis-server haproxy chromium
 need = @command -v $(1) >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get install -y $(1) >/dev/null || { apt-get update >/dev/null && apt-get install -y $(1) >/dev/null; }; \
@@ -47,6 +47,14 @@ redis-server:
 	$(call need,redis-server)
 haproxy:
 	$(call need,haproxy)
+chromium:
+	$(call need,chromium)
+
+## browser: the live dashboard in headless Chromium against the real binary
+## (dashboardtest, build tag browser); writes docs/dashboard.png
+.PHONY: browser
+browser: chromium
+	$(GO) test -tags browser -count=1 -v -timeout 3m ./dashboardtest/
 
 ## bench: page cost and allocations (BENCHCOUNT=10 for benchstat), the
 ## in-process tail-latency comparison, hedging off vs on (TAILPAGES pages at
@@ -60,11 +68,13 @@ gobench:
 
 ## lint: gofmt, go vet, staticcheck
 lint: $(STATICCHECK)
-	@out="$$(gofmt -l cmd internal chaos bench)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out="$$(gofmt -l cmd internal chaos bench dashboardtest)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags 'chaos fleet' ./chaos
+	$(GO) vet -tags browser ./dashboardtest
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags 'chaos fleet' ./chaos
+	$(STATICCHECK) -tags browser ./dashboardtest
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:

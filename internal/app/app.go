@@ -13,6 +13,7 @@ import (
 	"github.com/pagebff/pagebff/internal/auth"
 	"github.com/pagebff/pagebff/internal/cache"
 	"github.com/pagebff/pagebff/internal/config"
+	"github.com/pagebff/pagebff/internal/dashboard"
 	"github.com/pagebff/pagebff/internal/httpapi"
 	"github.com/pagebff/pagebff/internal/observability"
 	"github.com/pagebff/pagebff/internal/page"
@@ -34,6 +35,8 @@ type App struct {
 	// refresher runs the caches' background revalidations; Close stops
 	// them.
 	refresher *cache.Refresher
+
+	dashboard *dashboard.Handler // GET /admin/dashboard; samples only while watched; Close stops it
 
 	mu       sync.Mutex     // serializes Reload and Close
 	registry *registry      // guarded by mu
@@ -100,6 +103,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 	a.server = httpapi.New(cfg.Server, httpapi.Deps{
 		Pages: renderer{a}, Admin: admin{a}, Log: log, Metrics: a.metrics, Tracer: a.tracer,
 	})
+	a.dashboard = a.serveDashboard()
 	if err := a.applyAuth(cfg.Auth); err != nil {
 		a.Close()
 		return nil, err
@@ -213,6 +217,7 @@ func (a *App) samples() []observability.ServiceSample {
 // Close stops the background revalidations (cancelling those running and
 // waiting for them) and releases the downstream connection pools.
 func (a *App) Close() {
+	a.dashboard.Close()
 	a.refresher.Close()
 	a.mu.Lock()
 	defer a.mu.Unlock()
