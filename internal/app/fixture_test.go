@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -251,30 +250,13 @@ func assertSection(t testing.TB, p pageDoc, name, status, code string) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is the fixture's log output, with JSON line helpers.
+type syncBuffer struct{ testutil.LogBuffer }
 
 // lines returns the decoded JSON log lines whose msg is msg.
 func (b *syncBuffer) lines(t testing.TB, msg string) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	data := append([]byte(nil), b.buf.Bytes()...)
-	b.mu.Unlock()
+	data := b.Bytes()
 	var out []map[string]any
 	for _, line := range bytes.Split(data, []byte("\n")) {
 		if len(line) == 0 {

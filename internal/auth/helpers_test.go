@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -13,7 +12,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -25,6 +23,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/pagebff/pagebff/internal/testutil"
 )
 
 const (
@@ -243,28 +243,6 @@ func (o *testObserver) count(result string) int {
 	return o.results[result]
 }
 
-// logBuffer is slog output, safe to write from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 // testConfig is mode jwt against url, with an issuer and an audience, and
 // a refresh too slow to happen during a test.
 func testConfig(url string) Config {
@@ -282,13 +260,13 @@ type env struct {
 	v     *Verifier
 	clock *fakeClock
 	obs   *testObserver
-	logs  *logBuffer
+	logs  *testutil.LogBuffer
 }
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	e := &env{clock: newFakeClock(), obs: &testObserver{}, logs: &logBuffer{}}
-	v, err := newVerifier(context.Background(), cfg, e.logs.logger(), e.obs, e.clock.Now)
+	e := &env{clock: newFakeClock(), obs: &testObserver{}, logs: &testutil.LogBuffer{}}
+	v, err := newVerifier(context.Background(), cfg, e.logs.Logger(), e.obs, e.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -74,28 +73,6 @@ func (r *recorder) stateLog() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.states...)
-}
-
-// logBuffer collects a Store's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // newStore returns a Store on url, closed when the test ends.
@@ -459,9 +436,9 @@ func wantQuick(t *testing.T, what string, d time.Duration) {
 // that once Redis is back (heal, then put back what it lost) the breaker
 // closes and Gets work; each change is logged once.
 func breakerCycle(t *testing.T, srv *testutil.RedisServer, fail, heal func()) {
-	logs := &logBuffer{}
+	logs := &testutil.LogBuffer{}
 	obs := newRecorder()
-	s := newStore(t, Config{URL: srv.URL()}, logs.logger(), obs)
+	s := newStore(t, Config{URL: srv.URL()}, logs.Logger(), obs)
 	ctx := context.Background()
 	want := entry(`{"ok":true}`, time.Now())
 	_ = s.Put(ctx, "k /a", want)
@@ -580,8 +557,8 @@ func eventuallyGetMiss(t *testing.T, s *Store) {
 // pagebff starts with Redis down: New does not connect.
 func TestNewWithRedisDown(t *testing.T) {
 	t.Parallel()
-	logs := &logBuffer{}
-	s := newStore(t, Config{URL: "redis://" + closedAddr(t) + "/0"}, logs.logger(), nil)
+	logs := &testutil.LogBuffer{}
+	s := newStore(t, Config{URL: "redis://" + closedAddr(t) + "/0"}, logs.Logger(), nil)
 	for range breakerFailures + 1 {
 		begin := time.Now()
 		if _, _, err := s.Get(context.Background(), "k /a"); err == nil {
@@ -628,8 +605,8 @@ func TestPasswordNeverShown(t *testing.T) {
 	}
 	for name, u := range urls {
 		t.Run(name, func(t *testing.T) {
-			logs := &logBuffer{}
-			s := newStore(t, Config{URL: u}, logs.logger(), nil)
+			logs := &testutil.LogBuffer{}
+			s := newStore(t, Config{URL: u}, logs.Logger(), nil)
 			var errs []string
 			for range breakerFailures + 1 {
 				_, _, err := s.Get(context.Background(), "k /a")
@@ -658,9 +635,9 @@ func TestPasswordNeverShown(t *testing.T) {
 // go-redis's own log lines (debug, through slog.Default) are scrubbed
 // too. Not parallel: it swaps slog.Default.
 func TestGoRedisLogScrubbed(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &testutil.LogBuffer{}
 	prev := slog.Default()
-	slog.SetDefault(logs.logger())
+	slog.SetDefault(logs.Logger())
 	defer slog.SetDefault(prev)
 
 	const secret = "an0ther-pa55word"
