@@ -12,20 +12,17 @@ import (
 // verifier; pages already past the check keep the one they had.
 func (s *Server) SetAuth(v *auth.Verifier, forward bool) {
 	if v == nil {
-		s.auth.Store(nil)
+		s.authed.Store(nil)
 		return
 	}
-	mw := auth.Middleware(v, forward)
-	s.auth.Store(&mw)
+	h := auth.Middleware(v, forward)(s.page) // composed once, not per request
+	s.authed.Store(&h)
 }
 
-// authenticate runs the current auth middleware, if any, before next.
-func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c *echo.Context) error {
-		mw := s.auth.Load()
-		if mw == nil {
-			return next(c)
-		}
-		return (*mw)(next)(c)
+// servePage serves a page, behind the token check when there is one.
+func (s *Server) servePage(c *echo.Context) error {
+	if h := s.authed.Load(); h != nil {
+		return (*h)(c)
 	}
+	return s.page(c)
 }

@@ -23,8 +23,9 @@ func (s *Server) routes() {
 	}
 	// Shedding first: a token check (and a bounded key refetch) holds a
 	// page slot like the page does.
-	s.echo.GET("/v1/pages/home", s.handlePage(), s.limitInflight, s.authenticate)
-	s.echo.HEAD("/v1/pages/home", s.handlePage(), s.limitInflight, s.authenticate)
+	s.page = s.handlePage()
+	s.echo.GET("/v1/pages/home", s.servePage, s.limitInflight)
+	s.echo.HEAD("/v1/pages/home", s.servePage, s.limitInflight)
 
 	ops := s.echo
 	if s.admin != nil {

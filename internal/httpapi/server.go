@@ -52,7 +52,8 @@ type Deps struct {
 // concurrent use, and Configure may change its settings while it serves.
 type Server struct {
 	cfg      atomic.Pointer[Config]
-	auth     atomic.Pointer[echo.MiddlewareFunc] // nil: auth.mode none (see SetAuth)
+	page     echo.HandlerFunc                 // the page handler, without authentication
+	authed   atomic.Pointer[echo.HandlerFunc] // page behind auth.mode jwt's check; nil: mode none (SetAuth)
 	deps     Deps
 	log      *slog.Logger
 	echo     *echo.Echo
