@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -40,7 +41,7 @@ func Quantile(q float64, h Histogram) float64 {
 // bounds, or with more observations than h (the series was recreated),
 // counts as empty, so the window is everything h counted.
 func (h Histogram) Sub(then Histogram) Histogram {
-	if !sameBounds(h.Bounds, then.Bounds) || then.Count > h.Count {
+	if !slices.Equal(h.Bounds, then.Bounds) || then.Count > h.Count {
 		return h
 	}
 	d := Histogram{Bounds: h.Bounds, Counts: make([]uint64, len(h.Counts)), Count: h.Count - then.Count}
@@ -51,18 +52,6 @@ func (h Histogram) Sub(then Histogram) Histogram {
 		d.Counts[i] = c - then.Counts[i]
 	}
 	return d
-}
-
-func sameBounds(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // rate is the per-second increase of a counter from then to now over dt

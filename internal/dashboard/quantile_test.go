@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -72,23 +73,11 @@ func TestHistogramSub(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := tt.now.Sub(tt.then)
-			if got.Count != tt.want.Count || !equalCounts(got.Counts, tt.want.Counts) {
+			if got.Count != tt.want.Count || !slices.Equal(got.Counts, tt.want.Counts) {
 				t.Errorf("Sub = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
-}
-
-func equalCounts(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestRate(t *testing.T) {
