@@ -828,3 +828,20 @@ func TestValidateHandBuilt(t *testing.T) {
 		})
 	}
 }
+
+// The old name of budget.percent is read with one warning line, and none
+// when it is not used.
+func TestDeprecatedKeyWarns(t *testing.T) {
+	c, err := Load(writeConfig(t, "defaults:\n  hedge:\n    budget_percent: 5\nservices:\n  user:\n    hedge:\n      budget_percent: 7\n"),
+		envOf(withURLs(nil)), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Deprecated) != 1 || !strings.Contains(c.Deprecated[0], "defaults.hedge.budget_percent is the old name of defaults.budget.percent") ||
+		!strings.Contains(c.Deprecated[0], "services.user.hedge.budget_percent") {
+		t.Fatalf("Deprecated = %q, want one line naming both uses", c.Deprecated)
+	}
+	if c, err := Load(writeConfig(t, "defaults:\n  budget:\n    percent: 5\n"), envOf(withURLs(nil)), false); err != nil || c.Deprecated != nil {
+		t.Fatalf("Deprecated = %q (%v), want none", c.Deprecated, err)
+	}
+}
