@@ -41,7 +41,8 @@ deploy-check:
 .PHONY: redis-server haproxy chromium
 need = @command -v $(1) >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get install -y $(1) >/dev/null || { apt-get update >/dev/null && apt-get install -y $(1) >/dev/null; }; \
+	    apt-get install -y $(1) >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y $(1) >/dev/null 2>&1; } || \
+	      echo "$(1) could not be installed: the tests that need it will skip (apt-get install $(1))"; \
 	  else echo "$(1) not installed: the tests that need it will skip (apt-get install $(1))"; fi; }
 redis-server:
 	$(call need,redis-server)
