@@ -1,9 +1,9 @@
 package app
 
 import (
-	"github.com/pagebff/pagebff/internal/cache"
 	"time"
 
+	"github.com/pagebff/pagebff/internal/cache"
 	"github.com/pagebff/pagebff/internal/httpapi"
 	"github.com/pagebff/pagebff/internal/resilience"
 )
@@ -36,10 +36,9 @@ type breakerSettings struct {
 }
 
 type hedgeView struct {
-	Enabled       bool    `json:"enabled"`
-	Delay         string  `json:"delay"`         // configured: "auto" or a duration
-	CurrentDelay  string  `json:"current_delay"` // what the next call would wait
-	BudgetPercent float64 `json:"budget_percent"`
+	Enabled      bool   `json:"enabled"`
+	Delay        string `json:"delay"`         // configured: "auto" or a duration
+	CurrentDelay string `json:"current_delay"` // what the next call would wait
 }
 
 type retryView struct {
@@ -76,7 +75,7 @@ func (ad admin) Breakers() any {
 				ConsecutiveFailures: b.ConsecutiveFailures, FailureRatio: b.FailureRatio, MinRequests: b.MinRequests,
 				Interval: b.Interval.String(), OpenTimeout: b.OpenTimeout.String(), HalfOpenRequests: b.HalfOpenRequests,
 			},
-			Hedge:  hedgeView{Enabled: s.cfg.Hedge.Enabled, Delay: "auto", BudgetPercent: s.cfg.Budget.Percent},
+			Hedge:  hedgeView{Enabled: s.cfg.Hedge.Enabled, Delay: "auto"},
 			Retry:  retryView{MaxAttempts: s.cfg.Retry.MaxAttempts, Backoff: s.cfg.Retry.Backoff.String()},
 			Budget: budgetView{Percent: s.cfg.Budget.Percent, MinPerWindow: s.cfg.Budget.MinPerWindow},
 			Cache: cacheView{Enabled: c.Enabled, StaleTTL: c.StaleTTL.String(), FreshTTL: c.FreshTTL.String(),

@@ -21,18 +21,6 @@ func withCacheControl(cc, body string) http.HandlerFunc {
 	}
 }
 
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // With fresh_ttl the catalog is asked once; the pages in between say
 // source cache with the value's age, and make no downstream request.
 func TestFreshHitsMakeNoCall(t *testing.T) {

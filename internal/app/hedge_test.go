@@ -74,7 +74,7 @@ func TestHedgeDisabled(t *testing.T) {
 	}
 }
 
-// When every call is slow, the budget caps hedges at budget_percent of the
+// When every call is slow, the budget caps hedges at budget.percent of the
 // requests (plus a small allowance): hedging does not double the load.
 func TestHedgeBudgetCapsExtraLoad(t *testing.T) {
 	f := newFixture(t, handlers{user: testutil.Slow(30*time.Millisecond, testutil.JSON(userBody))}, hedgeOn(5*time.Millisecond))

@@ -119,6 +119,17 @@ func TestRetrySendsTheSameRequest(t *testing.T) {
 		reqs[0].Header.Get("X-Request-Id") != r.page.Meta.RequestID || reqs[1].Header.Get("X-Request-Id") != r.page.Meta.RequestID {
 		t.Fatalf("requests %+v, want the page's request twice", reqs)
 	}
+	// The page log line and the admin view say so too.
+	lines := f.logs.lines(t, "page")
+	if len(lines) != 1 {
+		t.Fatalf("%d page log lines", len(lines))
+	}
+	if user, _ := lines[0]["sections"].(map[string]any)["user"].(map[string]any); user["attempts"] != 2.0 {
+		t.Fatalf("page log line user section %v, want attempts 2", user)
+	}
+	if st, _ := f.app.Stats("user"); st.RetriesSent != 1 || st.RetriesWon != 1 {
+		t.Fatalf("admin totals: retries sent %d won %d", st.RetriesSent, st.RetriesWon)
+	}
 }
 
 // In a full outage, where every call fails fast, retries add at most the

@@ -3,7 +3,6 @@ package app_test
 import (
 	"encoding/json"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -155,13 +154,11 @@ func TestStaleAtPageDeadline(t *testing.T) {
 
 // Past stale_ttl a value is no longer served.
 func TestStaleTTL(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Unix(1_000_000, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clk := &testClock{now: time.Unix(1_000_000, 0)}
+	advance := clk.Advance
 	f := newFixture(t, handlers{}, func(c *config.Config) {
 		setService(c, "user", func(s *config.Service) { s.Cache.StaleTTL = time.Minute })
-	}, app.WithClock(clock))
+	}, app.WithClock(clk.Now))
 	f.page(t)
 	f.user.Set(testutil.Status(500, ``))
 	advance(time.Minute - time.Second)

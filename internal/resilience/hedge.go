@@ -49,7 +49,7 @@ var _ bff.Fetcher = (*Hedger)(nil)
 type HedgeState struct {
 	// Estimator holds the service's recent latencies, for the auto delay.
 	Estimator *Estimator
-	// Budget caps the hedges; it must have the configured BudgetPercent.
+	// Budget caps the hedges, together with the retries (budget.*).
 	Budget *Budget
 	// Gate is asked before each hedge; the app passes "the breaker is
 	// closed". nil allows every hedge.
