@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,9 +15,21 @@ import (
 	"github.com/pagebff/pagebff/internal/testutil"
 )
 
+// servedApp is an App's handler on a real HTTP server that knows when the
+// requests it was sent are done. A client has its answer before the handler
+// returns, and the page's figures are counted last: a test reading them
+// right after a response would race the handler's tail.
+type servedApp struct {
+	*httptest.Server
+	handling sync.WaitGroup
+}
+
+// settle waits until every request sent so far has left the handler.
+func (s *servedApp) settle() { s.handling.Wait() }
+
 // dashboardApp is an App in front of three healthy fake services, served
 // over real HTTP.
-func dashboardApp(t testing.TB, tweak func(*config.Config)) (*App, *httptest.Server) {
+func dashboardApp(t testing.TB, tweak func(*config.Config)) (*App, *servedApp) {
 	t.Helper()
 	cfg := config.Default()
 	for i := range cfg.Services {
@@ -32,13 +45,21 @@ func dashboardApp(t testing.TB, tweak func(*config.Config)) (*App, *httptest.Ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.Handler())
+	srv := &servedApp{}
+	h := a.Handler()
+	srv.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.handling.Add(1) // before the answer, so before any settle that follows it
+		defer srv.handling.Done()
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(a.Close)
 	t.Cleanup(srv.Close)
 	return a, srv
 }
 
-func pages(t testing.TB, srv *httptest.Server, n int) {
+// pages asks for n pages one after the other and returns once the last has
+// been counted.
+func pages(t testing.TB, srv *servedApp, n int) {
 	t.Helper()
 	for range n {
 		res, err := http.Get(srv.URL + "/v1/pages/home?user_id=abc")
@@ -48,6 +69,7 @@ func pages(t testing.TB, srv *httptest.Server, n int) {
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 	}
+	srv.settle()
 }
 
 // TestDashboardSource: the figures the dashboard reads are the ones pages
