@@ -34,7 +34,7 @@ func (r row) cells() []string {
 		fmt.Sprint(r.failed), ok, us(r.cpuPerPage), mib(r.peakRSS), calls, r.hedgeCell()}
 }
 
-var satHeader = []string{"BFF", "clients", "pages/s at saturation", "failed", "CPU/page", "BFF cores used", "vs plain: CPU/page, pages/s"}
+var satHeader = []string{"BFF", "clients", "pages/s at saturation", "failed", "CPU/page", "BFF cores used", "allocations/page", "vs plain: CPU/page, pages/s"}
 
 // cells renders s; ref is the plain BFF's run, if there was one, for the
 // ratios.
@@ -44,7 +44,7 @@ func (s saturation) cells(ref *saturation) []string {
 		ratio = fmt.Sprintf("%.2fx, %.2fx", float64(s.cpuPerPage)/float64(ref.cpuPerPage), s.pagesPerS/ref.pagesPerS)
 	}
 	return []string{s.bff, fmt.Sprint(s.workers), fmt.Sprintf("%.0f", s.pagesPerS), fmt.Sprint(s.failed), us(s.cpuPerPage),
-		fmt.Sprintf("%.2f", s.cpuUse), ratio}
+		fmt.Sprintf("%.2f", s.cpuUse), s.allocsCell(), ratio}
 }
 
 // plainSat returns the plain BFF's saturation run, or nil.

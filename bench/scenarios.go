@@ -232,7 +232,10 @@ type saturation struct {
 	failed     int
 	cpuPerPage time.Duration
 	cpuUse     float64 // BFF CPU seconds per second
-	rounds     int     // runs the figures are the median of
+	// allocsPerPage is heap allocations per page in the BFF process, from
+	// its own go_memstats_mallocs_total (pagebff only; 0: not known).
+	allocsPerPage float64
+	rounds        int // runs the figures are the median of
 }
 
 // medianSaturation sums the failures of runs of one BFF and takes the
@@ -240,13 +243,14 @@ type saturation struct {
 func medianSaturation(runs []saturation) saturation {
 	m := runs[0]
 	m.rounds, m.failed = len(runs), 0
-	var pages, cpuUse []float64
+	var pages, cpuUse, allocs []float64
 	var cpu []time.Duration
 	for _, r := range runs {
 		m.failed += r.failed
 		pages, cpuUse, cpu = append(pages, r.pagesPerS), append(cpuUse, r.cpuUse), append(cpu, r.cpuPerPage)
+		allocs = append(allocs, r.allocsPerPage)
 	}
-	m.pagesPerS, m.cpuUse, m.cpuPerPage = median(pages), median(cpuUse), median(cpu)
+	m.pagesPerS, m.cpuUse, m.cpuPerPage, m.allocsPerPage = median(pages), median(cpuUse), median(cpu), median(allocs)
 	return m
 }
 
@@ -263,8 +267,30 @@ func median[T float64 | time.Duration](v []T) T {
 }
 
 func (s saturation) line() string {
-	return fmt.Sprintf("loadbench: saturation      %-8s %d clients: %.0f pages/s, %d failed, cpu/page %s, BFF using %.2f cores",
-		s.bff, s.workers, s.pagesPerS, s.failed, us(s.cpuPerPage), s.cpuUse)
+	return fmt.Sprintf("loadbench: saturation      %-8s %d clients: %.0f pages/s, %d failed, cpu/page %s, BFF using %.2f cores, allocs/page %s",
+		s.bff, s.workers, s.pagesPerS, s.failed, us(s.cpuPerPage), s.cpuUse, s.allocsCell())
+}
+
+// allocsCell renders allocsPerPage, "—" when not known.
+func (s saturation) allocsCell() string {
+	if s.allocsPerPage <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f", s.allocsPerPage)
+}
+
+// mallocs reads the BFF's count of heap allocations from its /metrics;
+// ok is false for a BFF without them (the baselines).
+func mallocs(ctx context.Context, c *chaos.Cluster, b bffUnderTest) (n float64, ok bool, err error) {
+	if !b.pagebff {
+		return 0, false, nil
+	}
+	m, err := chaos.Scrape(ctx, http.DefaultClient, c.URL+"/metrics")
+	if err != nil {
+		return 0, false, err
+	}
+	n, ok = m.Find("go_memstats_mallocs_total")
+	return n, ok, nil
 }
 
 // saturate runs the healthy scenario closed loop: workers clients each
@@ -294,6 +320,10 @@ func saturate(ctx context.Context, c *chaos.Cluster, o options, b bffUnderTest, 
 	w.Stop()
 
 	pid := c.BFF.Pid()
+	m0, counted, err := mallocs(ctx, c, b)
+	if err != nil {
+		return s, err
+	}
 	st0, err := chaos.ReadProcStat(pid)
 	if err != nil {
 		return s, err
@@ -314,6 +344,13 @@ func saturate(ctx context.Context, c *chaos.Cluster, o options, b bffUnderTest, 
 	st1, err := chaos.ReadProcStat(pid)
 	if err != nil {
 		return s, err
+	}
+	if m1, _, err := mallocs(ctx, c, b); err != nil {
+		return s, err
+	} else if counted && ok+failed > 0 {
+		// The two scrapes' own allocations are in the count too: a few
+		// thousand against the tens of thousands of pages of a run.
+		s.allocsPerPage = (m1 - m0) / float64(ok+failed)
 	}
 	s.failed = failed
 	s.pagesPerS = float64(ok) / elapsed.Seconds()
