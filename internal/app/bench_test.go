@@ -82,6 +82,9 @@ func benchPage(b *testing.B, tweak func(*config.Config), authorization string) {
 	})
 	b.StopTimer()
 	reportCPU(b, start)
+	// Coalescing shares the catalog call between concurrent pages, more or
+	// less often from run to run: allocations per page move with this.
+	b.ReportMetric(float64(user.Hits()+catalog.Hits()+activity.Hits())/float64(b.N), "calls/page")
 }
 
 // BenchmarkPageOwnWork measures only the BFF's own work per page: the Echo
