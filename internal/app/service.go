@@ -27,7 +27,9 @@ import (
 //     outcome, so it can hide any failure that is the service's fault
 //     (bff.Classify); its background refreshes go through the rest;
 //   - coalescing makes identical calls share one trip through the rest;
-//   - the timeout bounds that shared call, hedges included;
+//   - the timeout bounds that shared call, hedges included (the
+//     coalescer detaches the shared call on a context bounded by the
+//     service's timeout already, which the timeout then keeps);
 //   - the breaker sees one result per call, whatever the retries and the
 //     hedging did, and neither starts while it is not closed;
 //   - retries try a call that failed fast for a transient reason again,
@@ -110,7 +112,7 @@ func (s *service) cachePolicy(next bff.Fetcher) bff.Fetcher {
 }
 
 func (s *service) coalescing(next bff.Fetcher) bff.Fetcher {
-	return resilience.NewCoalescer(s.cfg.Name, next, &s.count.coalesced, s.tracer)
+	return resilience.NewCoalescer(s.cfg.Name, s.cfg.Downstream.Timeout, next, &s.count.coalesced, s.tracer)
 }
 
 func (s *service) timeout(next bff.Fetcher) bff.Fetcher {

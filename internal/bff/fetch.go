@@ -11,7 +11,8 @@ type Call struct {
 	Service string
 	// Path is the resolved, already path-escaped request path that is appended
 	// to the service's base URL, e.g. "/users/abc". Together with Service it
-	// identifies the request for caching and coalescing.
+	// identifies the request (Key); a policy that is the service's own
+	// (its coalescer, its memory cache) keys on Path alone.
 	Path string
 	// RequestID is sent downstream as X-Request-Id.
 	RequestID string
@@ -22,7 +23,9 @@ type Call struct {
 }
 
 // Key identifies a call's resource: service plus resolved path. Two calls with
-// the same Key ask for the same data, whoever asks.
+// the same Key ask for the same data, whoever asks. It is built on each
+// call: what is shared by services (the Redis tier) uses it, what belongs
+// to one service uses Path.
 func (c Call) Key() string { return c.Service + " " + c.Path }
 
 // Source says where a section's data came from.

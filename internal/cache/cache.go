@@ -68,10 +68,12 @@ func (c *Counters) FreshHits() int64 {
 
 // Options are what a Cache is made of besides its Config.
 type Options struct {
-	// Near is the in-process tier, always there.
+	// Near is the in-process tier, always there. It is the service's own,
+	// so its keys are a call's Path alone (no key to build per call).
 	Near *Memory
 	// Far is the shared tier (Redis), nil for the memory backend. It is
-	// read only when Near has nothing usable, and written after Near.
+	// read only when Near has nothing usable, and written after Near. It
+	// holds every service's entries, keyed by bff.Call.Key.
 	Far Store
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
@@ -128,27 +130,26 @@ func New(cfg Config, opt Options, next bff.Fetcher) *Cache {
 // value is looked up: the page asks Fallback itself for sections still
 // running at its deadline.
 func (c *Cache) Fetch(ctx context.Context, call bff.Call) (bff.Response, error) {
-	key := call.Key()
 	askedFar := false
 	if c.mayBeFresh.Load() {
 		var resp bff.Response
 		var ok bool
-		if resp, ok, askedFar = c.lookupFresh(ctx, key, call); ok {
+		if resp, ok, askedFar = c.lookupFresh(ctx, call); ok {
 			return resp, nil
 		}
 	}
 	resp, err := c.next.Fetch(ctx, call)
 	if err == nil {
-		c.remember(ctx, key, resp)
+		c.remember(ctx, call, resp)
 		return resp, nil
 	}
 	if bff.Gone(err) {
-		c.forget(ctx, key)
+		c.forget(ctx, call)
 	}
 	if !Hideable(err) || ctx.Err() != nil {
 		return resp, err
 	}
-	if stale, ok := c.lookupStale(ctx, key, !askedFar); ok {
+	if stale, ok := c.lookupStale(ctx, call, !askedFar); ok {
 		stale.Attempts = resp.Attempts
 		return stale, err
 	}
@@ -167,11 +168,11 @@ func usable(e Entry, now time.Time) (fresh, revalidate, stale bool) {
 // lookupFresh answers from an entry that is fresh or in its revalidation
 // window, near tier first; askedFar reports that the far tier was read
 // (what it had, if anything, is now in the near tier).
-func (c *Cache) lookupFresh(ctx context.Context, key string, call bff.Call) (resp bff.Response, ok, askedFar bool) {
+func (c *Cache) lookupFresh(ctx context.Context, call bff.Call) (resp bff.Response, ok, askedFar bool) {
 	now := c.now()
-	e, found, _ := c.opt.Near.Get(ctx, key)
+	e, found, _ := c.opt.Near.Get(ctx, call.Path)
 	if found {
-		if resp, ok := c.freshAnswer(e, now, key, call, TierMemory); ok {
+		if resp, ok := c.freshAnswer(e, now, call, TierMemory); ok {
 			return resp, true, false
 		}
 	}
@@ -179,30 +180,30 @@ func (c *Cache) lookupFresh(ctx context.Context, key string, call bff.Call) (res
 	if c.opt.Far == nil {
 		return bff.Response{}, false, false
 	}
-	fe, found := c.farGet(ctx, key)
+	fe, found := c.farGet(ctx, call)
 	if !found || e.StoredAt.After(fe.StoredAt) {
 		return bff.Response{}, false, true
 	}
-	_ = c.opt.Near.Put(ctx, key, fe) // near now has it, fresh or only for a failure
-	resp, ok = c.freshAnswer(fe, now, key, call, TierRedis)
+	_ = c.opt.Near.Put(ctx, call.Path, fe) // near now has it, fresh or only for a failure
+	resp, ok = c.freshAnswer(fe, now, call, TierRedis)
 	return resp, ok, true
 }
 
-func (c *Cache) freshAnswer(e Entry, now time.Time, key string, call bff.Call, tier Tier) (bff.Response, bool) {
+func (c *Cache) freshAnswer(e Entry, now time.Time, call bff.Call, tier Tier) (bff.Response, bool) {
 	fresh, revalidate, _ := usable(e, now)
 	if !fresh && !revalidate {
 		return bff.Response{}, false
 	}
 	if revalidate {
-		c.revalidate(key, call)
+		c.revalidate(call)
 	}
 	c.count.add(tier, ResultFresh)
 	return bff.Response{Body: e.Body, Source: bff.SourceCache, Age: e.Age(now)}, true
 }
 
 // farGet reads the shared tier, counting a miss or an error there.
-func (c *Cache) farGet(ctx context.Context, key string) (Entry, bool) {
-	e, ok, err := c.opt.Far.Get(ctx, key)
+func (c *Cache) farGet(ctx context.Context, call bff.Call) (Entry, bool) {
+	e, ok, err := c.opt.Far.Get(ctx, call.Key())
 	if now := c.now(); e.StoredAt.After(now) {
 		e.StoredAt = now // another instance's clock runs ahead: no negative age
 	}
@@ -218,9 +219,9 @@ func (c *Cache) farGet(ctx context.Context, key string) (Entry, bool) {
 
 // lookupStale finds an entry that may hide a failure, near tier first,
 // then the far one when askFar.
-func (c *Cache) lookupStale(ctx context.Context, key string, askFar bool) (bff.Response, bool) {
+func (c *Cache) lookupStale(ctx context.Context, call bff.Call, askFar bool) (bff.Response, bool) {
 	now := c.now()
-	if e, ok, _ := c.opt.Near.Get(ctx, key); ok {
+	if e, ok, _ := c.opt.Near.Get(ctx, call.Path); ok {
 		if _, _, stale := usable(e, now); stale {
 			c.count.add(TierMemory, ResultStale)
 			return staleAnswer(e, now), true
@@ -230,7 +231,7 @@ func (c *Cache) lookupStale(ctx context.Context, key string, askFar bool) (bff.R
 	if c.opt.Far == nil || !askFar {
 		return bff.Response{}, false
 	}
-	e, ok := c.farGet(ctx, key)
+	e, ok := c.farGet(ctx, call)
 	if !ok {
 		return bff.Response{}, false
 	}
@@ -238,7 +239,7 @@ func (c *Cache) lookupStale(ctx context.Context, key string, askFar bool) (bff.R
 		c.count.add(TierRedis, ResultMiss)
 		return bff.Response{}, false
 	}
-	_ = c.opt.Near.Put(ctx, key, e)
+	_ = c.opt.Near.Put(ctx, call.Path, e)
 	c.count.add(TierRedis, ResultStale)
 	return staleAnswer(e, now), true
 }
@@ -253,7 +254,7 @@ func staleAnswer(e Entry, now time.Time) bff.Response {
 // tier.
 func (c *Cache) Fallback(call bff.Call) (bff.Response, bool) {
 	now := c.now()
-	e, ok, _ := c.opt.Near.Get(context.Background(), call.Key())
+	e, ok, _ := c.opt.Near.Get(context.Background(), call.Path)
 	if !ok {
 		return bff.Response{}, false
 	}
@@ -303,38 +304,40 @@ func (c *Cache) entry(resp bff.Response, now time.Time) (Entry, bool) {
 	return e, true
 }
 
-// remember stores a good answer in both tiers, or forgets the key when
-// the answer may not be stored.
-func (c *Cache) remember(ctx context.Context, key string, resp bff.Response) {
+// remember stores a good answer in both tiers, or forgets the call's
+// entry when the answer may not be stored.
+func (c *Cache) remember(ctx context.Context, call bff.Call, resp bff.Response) {
 	e, ok := c.entry(resp, c.now())
 	if !ok {
-		c.forget(ctx, key)
+		c.forget(ctx, call)
 		return
 	}
 	if e.Fresh > 0 && !c.mayBeFresh.Load() {
 		c.mayBeFresh.Store(true)
 	}
-	_ = c.opt.Near.Put(ctx, key, e)
+	_ = c.opt.Near.Put(ctx, call.Path, e)
 	if c.opt.Far != nil {
-		_ = c.opt.Far.Put(ctx, key, e)
+		_ = c.opt.Far.Put(ctx, call.Key(), e)
 	}
 }
 
-func (c *Cache) forget(ctx context.Context, key string) {
-	_ = c.opt.Near.Delete(ctx, key)
+func (c *Cache) forget(ctx context.Context, call bff.Call) {
+	_ = c.opt.Near.Delete(ctx, call.Path)
 	if c.opt.Far != nil {
-		_ = c.opt.Far.Delete(ctx, key)
+		_ = c.opt.Far.Delete(ctx, call.Key())
 	}
 }
 
-// revalidate starts one background refresh of key unless one is running.
+// revalidate starts one background refresh of call's entry unless one is
+// running.
 // It goes through next (so page calls for the key join it, and it has the
 // service's timeout and breaker) with its own X-Request-Id; a failure
 // leaves the entry as it was, and a 404 or 410 removes it.
-func (c *Cache) revalidate(key string, call bff.Call) {
+func (c *Cache) revalidate(call bff.Call) {
 	if c.opt.Refresher == nil {
 		return
 	}
+	key := call.Path
 	c.mu.Lock()
 	if _, running := c.refreshing[key]; running {
 		c.mu.Unlock()
@@ -350,9 +353,9 @@ func (c *Cache) revalidate(key string, call bff.Call) {
 		resp, err := c.next.Fetch(ctx, call)
 		switch {
 		case err == nil:
-			c.remember(ctx, key, resp)
+			c.remember(ctx, call, resp)
 		case bff.Gone(err):
-			c.forget(ctx, key)
+			c.forget(ctx, call)
 		}
 	})
 	if started {

@@ -312,7 +312,7 @@ func TestRevalidateInBackground(t *testing.T) {
 	}
 	close(gate)
 	testutil.Eventually(t, "the refreshed value stored", func() bool {
-		e, _, _ := c.opt.Near.Get(bg, call.Key())
+		e, _, _ := c.opt.Near.Get(bg, call.Path)
 		return string(e.Body) == `{"v":2}`
 	})
 	if resp, _ := c.Fetch(bg, call); string(resp.Body) != `{"v":2}` || resp.Source != bff.SourceCache {
@@ -335,7 +335,7 @@ func TestRefreshFailureLeavesValue(t *testing.T) {
 	c.Fetch(bg, call)
 	testutil.Eventually(t, "the refresh sent", func() bool { return svc.calls.Load() == 2 })
 	testutil.Eventually(t, "the refresh over", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.refreshing) == 0 })
-	if e, ok, _ := c.opt.Near.Get(bg, call.Key()); !ok || string(e.Body) != `{"v":1}` {
+	if e, ok, _ := c.opt.Near.Get(bg, call.Path); !ok || string(e.Body) != `{"v":1}` {
 		t.Fatalf("after a failed refresh: %s %v", e.Body, ok)
 	}
 	if counters.Revalidations.Load() != 1 {

@@ -24,7 +24,7 @@ func TestCoalescerSharesAndCancelsWhenAllLeave(t *testing.T) {
 			return bff.Response{}, bff.ContextError(ctx, c.Service, ctx.Err())
 		}
 	})
-	c := NewCoalescer("user", next, nil, nil)
+	c := NewCoalescer("user", 0, next, nil, nil)
 	call := bff.Call{Service: "user", Path: "/users/a", RequestID: "first"}
 
 	// Five callers share one call; two leave early, the others still get it.
@@ -65,7 +65,7 @@ func TestCoalescerSharesAndCancelsWhenAllLeave(t *testing.T) {
 		sharedErr.Store(err)
 		return bff.Response{}, err
 	})
-	c = NewCoalescer("user", hang, nil, nil)
+	c = NewCoalescer("user", 0, hang, nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	if _, err := c.Fetch(ctx, bff.Call{Service: "user", Path: "/users/b"}); bff.CodeOf(err) != bff.CodeTimeout {
