@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pagebff/pagebff/chaos"
+	"github.com/pagebff/pagebff/internal/testutil"
 )
 
 // helperEnv makes the test binary play a child process (see TestProcess).
@@ -193,17 +195,42 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestLoadIsOpenLoop(t *testing.T) {
-	// Every page takes 50ms; one, the fifth, takes 300ms. Open loop, the
-	// pages behind it keep their schedule; their latencies stay ~50ms and
-	// the slow page's own latency counts from its due time.
-	var n atomic.Int64
+	// Every page takes 50ms; one, the fifth (page 4), holds its answer for
+	// 300ms and until page 9 has arrived. Open loop, the pages behind it
+	// keep their schedule: they are sent while it is still in flight, and
+	// the slow page's own latency counts from its due time. (Counting the
+	// pages of a fixed 200ms, and bounding the others' latencies, failed on
+	// a loaded machine, where the generator itself runs late.)
+	const slow, later, enough = 4, 9, 20
+	var (
+		mu       sync.Mutex
+		arrivals = map[int][]time.Time{} // guarded by mu; by page
+		behind   atomic.Int64            // pages after the slow one that arrived while it was in flight
+		slowDone atomic.Bool
+		once     sync.Once
+	)
+	laterCame := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d := 50 * time.Millisecond
-		if r.URL.Query().Get("i") == "4" {
-			d = 300 * time.Millisecond
+		i, _ := strconv.Atoi(r.URL.Query().Get("i"))
+		mu.Lock()
+		arrivals[i] = append(arrivals[i], time.Now())
+		mu.Unlock()
+		if i > slow && !slowDone.Load() {
+			behind.Add(1)
 		}
-		n.Add(1)
-		time.Sleep(d)
+		if i == later {
+			once.Do(func() { close(laterCame) })
+		}
+		if i == slow {
+			time.Sleep(300 * time.Millisecond)
+			select {
+			case <-laterCame:
+			case <-time.After(10 * time.Second): // a closed loop never sends it
+			}
+			slowDone.Store(true)
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"user":{"id":"x"},"meta":{"sections":{"user":{"status":"stale","code":"timeout","source":"cache","latency_ms":300,"age_ms":12}}}}`)
 	}))
@@ -211,12 +238,28 @@ func TestLoadIsOpenLoop(t *testing.T) {
 	client := chaos.NewClient(5 * time.Second)
 	defer client.CloseIdleConnections()
 
-	run := chaos.Load{Rate: 100, URL: func(i int) string { return fmt.Sprintf("%s/?i=%d", srv.URL, i) }, Client: client, Decode: true}.Start()
-	time.Sleep(195 * time.Millisecond)
+	const rate = 100
+	run := chaos.Load{Rate: rate, URL: func(i int) string { return fmt.Sprintf("%s/?i=%d", srv.URL, i) }, Client: client, Decode: true}.Start()
+	testutil.Eventually(t, fmt.Sprintf("%d pages sent", enough), func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(arrivals) >= enough
+	})
 	res := run.Stop()
-	if len(res) < 15 || len(res) > 22 {
-		t.Fatalf("%d pages in ~200ms at 100/s", len(res))
+	if len(res) < enough {
+		t.Fatalf("%d pages, want at least the %d the server saw", len(res), enough)
 	}
+	if n := behind.Load(); n < later-slow {
+		t.Errorf("%d pages sent while page %d was in flight, want at least %d: the load is not open loop", n, slow, later-slow)
+	}
+	var due0 time.Time
+	for _, r := range res {
+		if r.Seq == 0 {
+			due0 = r.Due
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	seen := map[int]bool{}
 	for _, r := range res {
 		if seen[r.Seq] {
@@ -230,11 +273,15 @@ func TestLoadIsOpenLoop(t *testing.T) {
 		if r.Sections["user"] != want {
 			t.Errorf("page %d sections = %+v", r.Seq, r.Sections)
 		}
-		switch {
-		case r.Seq == 4 && r.Latency < 300*time.Millisecond:
+		// The schedule is the rate's, and no page goes out before it is due.
+		if got, want := r.Due.Sub(due0), time.Duration(r.Seq)*time.Second/rate; got != want {
+			t.Errorf("page %d due %v after page 0, want %v", r.Seq, got, want)
+		}
+		if a := arrivals[r.Seq]; len(a) != 1 || a[0].Before(r.Due) {
+			t.Errorf("page %d arrived at %v, due %v: want once, not before it was due", r.Seq, a, r.Due)
+		}
+		if r.Seq == slow && r.Latency < 300*time.Millisecond {
 			t.Errorf("slow page latency %v, want ≥ 300ms", r.Latency)
-		case r.Seq != 4 && r.Latency > 250*time.Millisecond:
-			t.Errorf("page %d waited for the slow one: %v", r.Seq, r.Latency)
 		}
 	}
 	for i := range len(res) {
@@ -265,7 +312,18 @@ func TestLoadIsBounded(t *testing.T) {
 	client := chaos.NewClient(5 * time.Second)
 	defer client.CloseIdleConnections()
 	run := chaos.Load{Rate: 200, URL: func(int) string { return srv.URL }, Client: client, MaxInflight: 3}.Start()
-	time.Sleep(100 * time.Millisecond)
+	// Held until three pages are in flight and ten more were refused, not
+	// for a fixed 100ms: a loaded machine's generator may send only a couple
+	// in that time.
+	testutil.Eventually(t, "three pages held and ten refused", func() bool {
+		refused := 0
+		for _, r := range run.Results() {
+			if errors.Is(r.Err, chaos.ErrOverload) {
+				refused++
+			}
+		}
+		return inflight.Load() == 3 && refused >= 10
+	})
 	close(release)
 	res := run.Stop()
 	var sent, overload int
@@ -286,21 +344,34 @@ func TestLoadIsBounded(t *testing.T) {
 }
 
 func TestSaturate(t *testing.T) {
+	// The run ends once the server has had many of both, not after a fixed
+	// 100ms, which a loaded machine may spend on a handful of pages. Each
+	// of the 4 workers leaves at most its last page uncounted.
+	const enough, workers = 20, 4
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var good, bad atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/bad") {
+			bad.Add(1)
 			w.WriteHeader(500)
+		} else {
+			good.Add(1)
+		}
+		if good.Load() >= enough && bad.Load() >= enough {
+			cancel()
 		}
 	}))
 	defer srv.Close()
 	client := chaos.NewClient(5 * time.Second)
 	defer client.CloseIdleConnections()
-	ok, failed := chaos.Saturate(context.Background(), client, func(i int) string {
+	ok, failed := chaos.Saturate(ctx, client, func(i int) string {
 		if i%2 == 1 {
 			return srv.URL + "/bad"
 		}
 		return srv.URL + "/good"
-	}, 4, 100*time.Millisecond)
-	if ok < 10 || failed < 10 {
+	}, workers, time.Minute)
+	if ok < enough-workers || failed < enough-workers {
 		t.Errorf("ok %d, failed %d; want many of both", ok, failed)
 	}
 }
@@ -380,14 +451,20 @@ func TestReadProcStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Burn some CPU so the counter moves.
+	// Burn CPU until the counter moves (it counts clock ticks; on a loaded
+	// machine 100ms of wall time may not be a tick of CPU), for 10s at most.
 	x := 0
-	for begin := time.Now(); time.Since(begin) < 100*time.Millisecond; {
-		x++
-	}
-	after, err := chaos.ReadProcStat(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
+	var after chaos.ProcStat
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		for begin := time.Now(); time.Since(begin) < 20*time.Millisecond; {
+			x++
+		}
+		if after, err = chaos.ReadProcStat(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+		if after.CPU > before.CPU || time.Now().After(deadline) {
+			break
+		}
 	}
 	if after.CPU <= before.CPU || after.PeakRSS < after.RSS || after.RSS <= 0 {
 		t.Errorf("before %+v, after %+v (x=%d)", before, after, x)

@@ -352,6 +352,11 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 				"CATALOG_SERVICE_URL=" + other.URL,
 				"ACTIVITY_SERVICE_URL=" + other.URL,
 				"BFF_SERVER_DRAIN_DELAY=" + tt.drain.String(),
+				// Seconds for the 250ms user call instead of the default
+				// 300ms: a loaded machine must not time it out and fail
+				// the in-flight page's check.
+				"BFF_PAGE_TIMEOUT=5s",
+				"BFF_SERVICES_USER_TIMEOUT=4s",
 			})
 
 			if code := statusOf(t, base+"/readyz"); code != 200 {

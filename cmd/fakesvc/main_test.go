@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/pagebff/pagebff/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -147,7 +149,18 @@ func TestRunShutsDownWithHangingRequests(t *testing.T) {
 		}
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let the request arrive and hang
+	// The request must be hanging when the shutdown starts (after a fixed
+	// 50ms it might not have arrived yet on a loaded machine, and the test
+	// pass without testing anything): wait until the service counts it.
+	testutil.Eventually(t, "the request hanging", func() bool {
+		resp, err := http.Get(s.url + "/_chaos")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var st struct{ Inflight int64 }
+		return json.NewDecoder(resp.Body).Decode(&st) == nil && st.Inflight == 1
+	})
 	begin := time.Now()
 	if err := s.stop(); err != nil {
 		t.Errorf("run = %v, want nil", err)

@@ -77,7 +77,8 @@ func withJWT(is *issuer, forward bool) func(*config.Config) {
 // a bad one or a mismatching user_id is refused before any downstream call.
 func TestAuthJWT(t *testing.T) {
 	is := newIssuer(t)
-	f := newFixture(t, handlers{}, withJWT(is, false))
+	// The calls are counted: no hedge may add one.
+	f := newFixture(t, handlers{}, func(c *config.Config) { withJWT(is, false)(c); noHedging(c) })
 	tok := is.token(t, "abc") // the fixture's user service knows abc
 
 	r := f.get(t, "/v1/pages/home")
@@ -109,7 +110,7 @@ func TestAuthJWT(t *testing.T) {
 // forward_token passes the Authorization header on.
 func TestAuthForwardToken(t *testing.T) {
 	is := newIssuer(t)
-	f := newFixture(t, handlers{}, withJWT(is, true))
+	f := newFixture(t, handlers{}, func(c *config.Config) { withJWT(is, true)(c); noHedging(c) }) // the calls are counted
 	tok := is.token(t, "ada")
 	f.get(t, "/v1/pages/home?user_id=ada", "Authorization", "Bearer "+tok)
 	if reqs := f.activity.Requests(); len(reqs) != 1 || reqs[0].Header.Get("Authorization") != "Bearer "+tok {

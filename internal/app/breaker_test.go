@@ -183,16 +183,20 @@ func TestBreakerHalfOpenAdmitsOnlyTheProbe(t *testing.T) {
 			s.Hedge.Enabled = false
 			s.Cache.Enabled = false
 		})
+		// The probe is held until the other page has been refused: it must
+		// not time out first on a loaded machine.
+		c.Page.Timeout = 5 * time.Second
+		setService(c, "user", func(s *config.Service) { s.Downstream.Timeout = 4 * time.Second })
 	})
 	br := f.app.Breaker("user")
 	f.page(t)
 	if br.State() != resilience.StateOpen {
 		t.Fatalf("breaker %s, want open", br.State())
 	}
-	arrived := make(chan struct{}, 1)
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
 	f.user.Set(func(w http.ResponseWriter, r *http.Request) {
 		testutil.Signal(arrived)
-		testutil.Slow(150*time.Millisecond, testutil.JSON(`{"id":"prober","name":"Pat"}`))(w, r)
+		held(release, `{"id":"prober","name":"Pat"}`)(w, r)
 	})
 	eventually(t, "half-open", func() bool { return br.State() == resilience.StateHalfOpen })
 
@@ -208,6 +212,7 @@ func TestBreakerHalfOpenAdmitsOnlyTheProbe(t *testing.T) {
 	// Another user, so the call is not coalesced with the probe.
 	r := f.get(t, "/v1/pages/home?user_id=other")
 	assertSection(t, r.page, "user", "error", "circuit_open")
+	close(release)
 	if err := <-probe; err != nil {
 		t.Fatal(err)
 	}

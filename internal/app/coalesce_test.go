@@ -21,8 +21,35 @@ func noHedging(c *config.Config) {
 	}
 }
 
-// pagesAtOnce fetches the page for each user id concurrently.
-func pagesAtOnce(t *testing.T, f *fixture, users []string) []reply {
+// patient gives every call seconds instead of the default 300ms, and
+// switches hedging off: a test that holds the services' answers until its
+// pages have all joined must not see them time out, or hedged, first on a
+// loaded machine.
+func patient(c *config.Config) {
+	noHedging(c)
+	c.Page.Timeout = 5 * time.Second
+	for i := range c.Services {
+		c.Services[i].Downstream.Timeout = 4 * time.Second
+	}
+}
+
+// held answers body once release is closed (or gives up when the request
+// ends).
+func held(release <-chan struct{}, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+			testutil.JSON(body)(w, r)
+		case <-r.Context().Done():
+		}
+	}
+}
+
+// pagesAtOnce fetches the page for each user id concurrently. The services
+// hold their answers until release is closed, which it does once joined()
+// holds: however late a request starts on a loaded machine, it finds the
+// calls it shares still in flight (a fixed service delay made that a race).
+func pagesAtOnce(t *testing.T, f *fixture, users []string, release chan struct{}, joined func() bool) []reply {
 	t.Helper()
 	out := make([]reply, len(users))
 	errs := make([]error, len(users))
@@ -34,6 +61,8 @@ func pagesAtOnce(t *testing.T, f *fixture, users []string) []reply {
 			out[i], errs[i] = f.try(context.Background(), http.MethodGet, "/v1/pages/home?user_id="+u, "X-Request-Id", fmt.Sprintf("page-%d", i))
 		}()
 	}
+	eventually(t, "every page joining the calls it shares", joined)
+	close(release)
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
@@ -43,13 +72,25 @@ func pagesAtOnce(t *testing.T, f *fixture, users []string) []reply {
 	return out
 }
 
+// coalesced reports whether each named service has coalesced want calls.
+func coalesced(f *fixture, want int64, names ...string) func() bool {
+	return func() bool {
+		for _, name := range names {
+			if st, _ := f.app.Stats(name); st.Coalesced != want {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // Concurrent identical calls share one downstream request, which carries the
 // X-Request-Id of one of the pages.
 func TestCoalescing(t *testing.T) {
-	slow := func(body string) http.HandlerFunc { return testutil.Slow(150*time.Millisecond, testutil.JSON(body)) }
-	f := newFixture(t, handlers{user: slow(userBody), catalog: slow(catalogBody), activity: slow(activityBody)}, noHedging)
+	release := make(chan struct{})
+	f := newFixture(t, handlers{user: held(release, userBody), catalog: held(release, catalogBody), activity: held(release, activityBody)}, patient)
 
-	pages := pagesAtOnce(t, f, []string{"abc", "abc", "abc", "abc", "abc"})
+	pages := pagesAtOnce(t, f, []string{"abc", "abc", "abc", "abc", "abc"}, release, coalesced(f, 4, "user", "catalog", "activity"))
 	for _, r := range pages {
 		for _, name := range []string{"user", "catalog", "activity"} {
 			assertSection(t, r.page, name, "ok", "")
@@ -71,28 +112,35 @@ func TestCoalescing(t *testing.T) {
 
 // Different users share the catalog call but not their own.
 func TestCoalescingPerResolvedPath(t *testing.T) {
-	slow := func(body string) http.HandlerFunc { return testutil.Slow(150*time.Millisecond, testutil.JSON(body)) }
-	f := newFixture(t, handlers{user: slow(userBody), catalog: slow(catalogBody), activity: slow(activityBody)}, noHedging)
-	pagesAtOnce(t, f, []string{"u1", "u2", "u3"})
+	release := make(chan struct{})
+	f := newFixture(t, handlers{user: held(release, userBody), catalog: held(release, catalogBody), activity: held(release, activityBody)}, patient)
+	pagesAtOnce(t, f, []string{"u1", "u2", "u3"}, release, func() bool {
+		return coalesced(f, 2, "catalog")() && f.user.Hits() == 3 && f.activity.Hits() == 3
+	})
 	if f.catalog.Hits() != 1 || f.user.Hits() != 3 || f.activity.Hits() != 3 {
 		t.Fatalf("requests: catalog %d, user %d, activity %d; want 1, 3, 3", f.catalog.Hits(), f.user.Hits(), f.activity.Hits())
+	}
+	if st, _ := f.app.Stats("user"); st.Coalesced != 0 {
+		t.Fatalf("user coalesced %d calls of different users, want 0", st.Coalesced)
 	}
 }
 
 // One client going away does not cancel the shared call for the others.
 func TestCoalescedCallSurvivesOneClientLeaving(t *testing.T) {
 	var cancelled atomic.Bool
-	arrived := make(chan struct{}, 1)
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
 	user := func(w http.ResponseWriter, r *http.Request) {
 		testutil.Signal(arrived)
 		select {
-		case <-time.After(150 * time.Millisecond):
+		case <-release:
 			testutil.JSON(userBody)(w, r)
 		case <-r.Context().Done():
 			cancelled.Store(true)
 		}
 	}
-	f := newFixture(t, handlers{user: user}, noHedging)
+	// The call is held until the leaver has gone: patient, so that no
+	// timeout ends it first on a loaded machine.
+	f := newFixture(t, handlers{user: user}, patient)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	leaver := make(chan error, 1)
@@ -117,6 +165,10 @@ func TestCoalescedCallSurvivesOneClientLeaving(t *testing.T) {
 	if err := <-leaver; err == nil {
 		t.Fatal("the leaving client got an answer")
 	}
+	// The server has seen the leaver go once its page is logged; only the
+	// stayer waits for the call now.
+	eventually(t, "the leaving page's log line", func() bool { return len(f.logs.lines(t, "page")) == 1 })
+	close(release)
 	r := <-stayer
 	if err := <-stayerErr; err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ const (
 type fixture struct {
 	user, catalog, activity *testutil.Service
 	app                     *app.App
-	srv                     *httptest.Server
+	srv                     *settledServer
 	admin                   *httptest.Server // the admin listener, when admin.addr is set
 	logs                    *syncBuffer
 }
@@ -73,7 +73,7 @@ func newFixture(t testing.TB, h handlers, tweak func(*config.Config), opts ...ap
 	if f.app, err = app.New(cfg, log, opts...); err != nil {
 		t.Fatal(err)
 	}
-	f.srv = httptest.NewServer(f.app.Handler())
+	f.srv = newSettledServer(f.app.Handler())
 	t.Cleanup(f.app.Close)
 	t.Cleanup(f.srv.Close)
 	if h := f.app.Server().AdminHandler(); h != nil {
@@ -82,6 +82,34 @@ func newFixture(t testing.TB, h handlers, tweak func(*config.Config), opts ...ap
 	}
 	return f
 }
+
+// settledServer is an App's handler on a real HTTP server that knows when
+// the requests it was sent are done (as servedApp in dashboard_test.go, of
+// package app). A client has its answer before the handler returns, and the
+// page's figures are counted and its log line written last: a test reading
+// them right after a response would race the handler's tail.
+type settledServer struct {
+	*httptest.Server
+	handling sync.WaitGroup
+}
+
+func newSettledServer(h http.Handler) *settledServer {
+	s := &settledServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.handling.Add(1) // before the answer, so before any settle that follows it
+		defer s.handling.Done()
+		h.ServeHTTP(w, r)
+	}))
+	return s
+}
+
+// settle waits until every request sent so far has left the handler. Call
+// it only while no other request may start.
+func (s *settledServer) settle() { s.handling.Wait() }
+
+// settle waits until the pages asked for so far are wholly done: counted
+// and logged.
+func (f *fixture) settle() { f.srv.settle() }
 
 // setService changes one setting block for the named service.
 func setService(cfg *config.Config, name string, change func(*config.Service)) {
@@ -145,7 +173,7 @@ func (f *fixture) do(t testing.TB, ctx context.Context, method, target string, h
 // try is do for goroutines other than the test's own, which must not call
 // t.Fatal: it returns the error instead.
 func (f *fixture) try(ctx context.Context, method, target string, header ...string) (reply, error) {
-	return tryOn(f.srv, ctx, method, target, header...)
+	return tryOn(f.srv.Server, ctx, method, target, header...)
 }
 
 // adminDo is do on the admin listener.

@@ -26,6 +26,7 @@ func withCacheControl(cc, body string) http.HandlerFunc {
 func TestFreshHitsMakeNoCall(t *testing.T) {
 	clk := &testClock{now: time.Unix(1_000_000, 0)}
 	f := newFixture(t, handlers{}, func(c *config.Config) {
+		noHedging(c) // the calls are counted: a slow one must not be hedged
 		setService(c, "catalog", func(s *config.Service) { s.Cache.FreshTTL = time.Second; s.Cache.Revalidate = 0 })
 	}, app.WithClock(clk.Now))
 	first := f.page(t)
@@ -66,7 +67,7 @@ func TestCacheControlHonoured(t *testing.T) {
 	f := newFixture(t, handlers{
 		catalog:  withCacheControl("max-age=60", catalogBody),
 		activity: withCacheControl("no-store", activityBody),
-	}, nil)
+	}, noHedging) // the calls are counted
 	f.page(t)
 	r := f.page(t)
 	if m := r.page.Meta.Sections["catalog"]; m.Source != "cache" {
@@ -93,7 +94,7 @@ func TestRevalidationThroughHTTP(t *testing.T) {
 		body := version
 		mu.Unlock()
 		withCacheControl("max-age=1, stale-while-revalidate=30", body)(w, r)
-	}}, nil, app.WithClock(clk.Now))
+	}}, noHedging, app.WithClock(clk.Now)) // the calls are counted
 	first := f.page(t)
 	clk.Advance(2 * time.Second)
 	mu.Lock()

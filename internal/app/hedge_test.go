@@ -28,8 +28,12 @@ func (f *firstSlow) handle(w http.ResponseWriter, r *http.Request) {
 	testutil.JSON(f.body)(w, r)
 }
 
+// hedgeOn hedges the user service after delay, and no other: a slow call
+// to another service on a loaded machine would add a hedge of its own to
+// the requests and spans these tests count.
 func hedgeOn(delay time.Duration) func(*config.Config) {
 	return func(c *config.Config) {
+		noHedging(c)
 		setService(c, "user", func(s *config.Service) {
 			s.Hedge = resilience.HedgeConfig{Enabled: true, Delay: delay}
 		})

@@ -96,7 +96,10 @@ func TestMaxInflightSheds(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	}
-	f := newFixture(t, handlers{user: hold}, func(c *config.Config) { c.Server.MaxInflight = 1 })
+	// patient: the first page is held while the second is shed, however long
+	// that takes on a loaded machine (with 300ms the held call could time
+	// out first, and the second page find the slot free).
+	f := newFixture(t, handlers{user: hold}, func(c *config.Config) { patient(c); c.Server.MaxInflight = 1 })
 
 	type result struct {
 		r   reply

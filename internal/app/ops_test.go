@@ -351,9 +351,9 @@ func TestMetricsMethodLabelBounded(t *testing.T) {
 }
 
 func TestMetricsCoalesced(t *testing.T) {
-	slow := testutil.Slow(150*time.Millisecond, testutil.JSON(catalogBody))
-	f := newFixture(t, handlers{catalog: slow}, noHedging)
-	pagesAtOnce(t, f, []string{"a", "b", "c"})
+	release := make(chan struct{})
+	f := newFixture(t, handlers{catalog: held(release, catalogBody)}, patient)
+	pagesAtOnce(t, f, []string{"a", "b", "c"}, release, coalesced(f, 2, "catalog"))
 	assertMetric(t, scrape(t, f), "bff_coalesced_calls_total", map[string]string{"service": "catalog"}, 2)
 }
 

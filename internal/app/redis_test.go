@@ -57,6 +57,7 @@ func TestRedisSharedStale(t *testing.T) {
 func TestRedisFreshHitMakesNoCall(t *testing.T) {
 	rs := testutil.StartRedis(t)
 	fresh := func(c *config.Config) {
+		noHedging(c) // the calls are counted: a slow one must not be hedged
 		setService(c, "catalog", func(s *config.Service) { s.Cache.FreshTTL = time.Minute })
 	}
 	a := newFixture(t, handlers{}, withRedis(rs.URL(), fresh))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -135,7 +134,7 @@ func TestReloadLogLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	srv := httptest.NewServer(a.Handler())
+	srv := newSettledServer(a.Handler())
 	defer srv.Close()
 	get := func() {
 		resp, err := srv.Client().Get(srv.URL + "/v1/pages/home?user_id=abc")
@@ -145,13 +144,16 @@ func TestReloadLogLevel(t *testing.T) {
 		resp.Body.Close()
 	}
 	get()
-	eventually(t, "the page line at info", func() bool { return len(buf.lines(t, "page")) == 1 })
+	srv.settle()
+	if n := len(buf.lines(t, "page")); n != 1 {
+		t.Fatalf("%d page lines at log.level info, want 1", n)
+	}
 	cfg.LogLevel = "error"
 	if _, err := a.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}
 	get()
-	time.Sleep(100 * time.Millisecond) // the line, if any, follows the page
+	srv.settle() // the line, if any, is written after the page is sent
 	if n := len(buf.lines(t, "page")); n != 1 {
 		t.Fatalf("%d page lines after log.level error, want still 1", n)
 	}
@@ -213,9 +215,7 @@ func TestInFlightPageKeepsOldSettings(t *testing.T) {
 			<-release
 		}
 		testutil.JSON(big)(w, r)
-	}}, func(c *config.Config) {
-		setService(c, "user", func(s *config.Service) { s.Hedge.Enabled = false })
-	})
+	}}, patient) // the held call must outlast the reload on a loaded machine
 	inflight := make(chan reply, 1)
 	go func() {
 		r, _ := f.try(context.Background(), http.MethodGet, "/v1/pages/home?user_id=abc")

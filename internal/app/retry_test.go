@@ -119,7 +119,9 @@ func TestRetrySendsTheSameRequest(t *testing.T) {
 		reqs[0].Header.Get("X-Request-Id") != r.page.Meta.RequestID || reqs[1].Header.Get("X-Request-Id") != r.page.Meta.RequestID {
 		t.Fatalf("requests %+v, want the page's request twice", reqs)
 	}
-	// The page log line and the admin view say so too.
+	// The page log line and the admin view say so too. The line is written
+	// after the page is sent: wait for the handler to finish.
+	f.settle()
 	lines := f.logs.lines(t, "page")
 	if len(lines) != 1 {
 		t.Fatalf("%d page log lines", len(lines))

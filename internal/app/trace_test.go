@@ -73,7 +73,7 @@ func TestCoalescedCallHasASpan(t *testing.T) {
 		testutil.Signal(arrived)
 		<-release
 		testutil.JSON(catalogBody)(w, r)
-	}}, nil, withTracer)
+	}}, patient, withTracer) // the held call must not time out, or be hedged, before the second page joins
 	first := make(chan reply, 1)
 	go func() {
 		r, _ := f.try(context.Background(), http.MethodGet, "/v1/pages/home?user_id=abc")
@@ -106,7 +106,7 @@ func TestCoalescedCallHasASpan(t *testing.T) {
 // OpenTelemetry HTTP attributes that tracing back ends group by.
 func TestSpansCarryHTTPSemanticConventions(t *testing.T) {
 	rec, withTracer := recorder(t)
-	f := newFixture(t, handlers{}, nil, withTracer)
+	f := newFixture(t, handlers{}, noHedging, withTracer) // a hedge would add a span
 	f.get(t, "/v1/pages/home?user_id=abc", "traceparent", sampledParent)
 	eventually(t, "four spans", func() bool { return len(rec.Ended()) == 4 })
 	for _, s := range rec.Ended() {
@@ -133,7 +133,7 @@ func TestSpansCarryHTTPSemanticConventions(t *testing.T) {
 func TestUntrustedTraceContextStartsANewTrace(t *testing.T) {
 	for _, trust := range []bool{true, false} {
 		rec, withTracer := recorder(t)
-		f := newFixture(t, handlers{}, func(c *config.Config) { c.Server.TrustIncomingTrace = trust }, withTracer)
+		f := newFixture(t, handlers{}, func(c *config.Config) { noHedging(c); c.Server.TrustIncomingTrace = trust }, withTracer)
 		f.get(t, "/v1/pages/home?user_id=abc", "traceparent", sampledParent, "tracestate", "vendor=secret-routing")
 		reqs := f.catalog.Requests()
 		if len(reqs) != 1 {
@@ -159,7 +159,7 @@ func TestUntrustedTraceContextStartsANewTrace(t *testing.T) {
 // page without one starts an unsampled trace, and the log line names the
 // trace the services saw.
 func TestTraceContextWithoutExporter(t *testing.T) {
-	f := newFixture(t, handlers{}, nil)
+	f := newFixture(t, handlers{}, noHedging) // the requests are counted
 	f.get(t, "/v1/pages/home?user_id=abc", "traceparent", sampledParent)
 	f.get(t, "/v1/pages/home?user_id=def")
 	reqs := f.catalog.Requests()

@@ -28,23 +28,38 @@ func TestCoalescerSharesAndCancelsWhenAllLeave(t *testing.T) {
 	call := bff.Call{Service: "user", Path: "/users/a", RequestID: "first"}
 
 	// Five callers share one call; two leave early, the others still get it.
+	// They leave once all five are in, and the call is released once they
+	// have left (its waiters down to three): with a 10ms timer and a 30ms
+	// sleep instead, a loaded machine could start a caller after its own
+	// cancellation, or release the call before the two had gone.
 	var wg sync.WaitGroup
 	errs := make([]error, 5)
+	var leave []context.CancelFunc
 	for i := range 5 {
 		ctx, cancel := context.WithCancel(context.Background())
 		if i < 2 {
-			time.AfterFunc(10*time.Millisecond, cancel)
-		} else {
-			defer cancel()
+			leave = append(leave, cancel)
 		}
+		defer cancel()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_, errs[i] = c.Fetch(ctx, call)
 		}()
 	}
-	testutil.Eventually(t, "the condition", func() bool { return c.Shared() == 4 })
-	time.Sleep(30 * time.Millisecond) // let the early two leave
+	waiters := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if f := c.flights[call.Path]; f != nil {
+			return f.waiters
+		}
+		return 0
+	}
+	testutil.Eventually(t, "all five in the call", func() bool { return c.Shared() == 4 && waiters() == 5 })
+	for _, cancel := range leave {
+		cancel()
+	}
+	testutil.Eventually(t, "the early two gone", func() bool { return waiters() == 3 })
 	close(release)
 	wg.Wait()
 	for i, err := range errs {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -573,16 +572,11 @@ func TestNewWithRedisDown(t *testing.T) {
 	testutil.Eventually(t, "the write dropped", func() bool { return s.Stats().Dropped == 1 })
 }
 
-// closedAddr returns a loopback address nobody listens on.
+// closedAddr returns a loopback address nobody listens on, for the whole
+// test: the Redis servers the parallel tests start must not be given it.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return refusingAddr(t)
 }
 
 // The password is never in an error, a log line or Stats: not with a

@@ -1,0 +1,17 @@
+//go:build !unix
+
+package app_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pagebff/pagebff/internal/testutil"
+)
+
+// refusingAddr returns a loopback address nobody listens on (see the unix
+// version, which also keeps it from being reused).
+func refusingAddr(tb testing.TB) string {
+	tb.Helper()
+	return strings.TrimPrefix(testutil.ClosedURL(tb), "http://")
+}
