@@ -218,7 +218,7 @@ func TestPageFailureCodes(t *testing.T) {
 		{name: "connection dropped", handler: testutil.Drop(), code: "unavailable", message: "catalog: connection failed"},
 		{name: "body trickling past the timeout", handler: testutil.Trickle(`[1,`, 100, 10*time.Millisecond), code: "timeout", message: "catalog: timed out after 300ms"},
 		{name: "hang", handler: testutil.Hang(), code: "timeout", message: "catalog: timed out after 300ms"},
-		{name: "closed port", url: func(tb testing.TB) string { return "http://" + refusingAddr(tb) }, code: "unavailable", message: "catalog: connection failed"},
+		{name: "closed port", url: testutil.ClosedURL, code: "unavailable", message: "catalog: connection failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -70,18 +69,11 @@ func (s *Service) Hits() int {
 	return len(s.requests)
 }
 
-// ClosedURL returns the URL of a loopback port nothing listens on.
+// ClosedURL returns the URL of a loopback port that refuses connections
+// until the test ends (see RefusingAddr).
 func ClosedURL(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		tb.Fatalf("close: %v", err)
-	}
-	return "http://" + addr
+	return "http://" + RefusingAddr(tb)
 }
 
 // Signal sends on ch without blocking: a handler can announce its first

@@ -576,7 +576,7 @@ func TestNewWithRedisDown(t *testing.T) {
 // test: the Redis servers the parallel tests start must not be given it.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	return refusingAddr(t)
+	return testutil.RefusingAddr(t)
 }
 
 // The password is never in an error, a log line or Stats: not with a

@@ -1,6 +1,6 @@
 //go:build unix
 
-package redisstore
+package testutil
 
 import (
 	"net"
@@ -9,12 +9,12 @@ import (
 	"testing"
 )
 
-// refusingAddr returns a loopback address that refuses connections until
+// RefusingAddr returns a loopback address that refuses connections until
 // the test ends: a socket bound to it that never listens. A port that was
-// listened on and closed again (what testutil.ClosedURL does) can be given
-// to the next server started, of this test or of another process, and a
-// "nothing listens there" test then reached that server instead.
-func refusingAddr(tb testing.TB) string {
+// listened on and closed again can be given to the next server started, of
+// this test or of another process, and a "nothing listens there" test then
+// reaches that server instead.
+func RefusingAddr(tb testing.TB) string {
 	tb.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
