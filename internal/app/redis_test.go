@@ -48,8 +48,12 @@ func TestRedisSharedStale(t *testing.T) {
 	if cold.user.Hits() == 0 {
 		t.Fatal("the second instance did not even try the service")
 	}
-	fams := scrape(t, cold)
-	assertMetric(t, fams, "bff_cache_lookups_total", map[string]string{"service": "user", "tier": "redis", "result": "stale_served"}, 1)
+	// At least once: a try that timed out on Redis and served the user
+	// section stale at the next one is counted too.
+	labels := map[string]string{"service": "user", "tier": "redis", "result": "stale_served"}
+	if n, _ := value(scrape(t, cold), "bff_cache_lookups_total", labels); n < 1 {
+		t.Errorf("bff_cache_lookups_total%v = %v, want the stale value served from Redis counted", labels, n)
+	}
 }
 
 // Fresh values are shared: the second instance answers the catalog from
