@@ -143,15 +143,7 @@ func TestCoalescedCallSurvivesOneClientLeaving(t *testing.T) {
 	f := newFixture(t, handlers{user: user}, patient)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	leaver := make(chan error, 1)
-	go func() {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/v1/pages/home?user_id=abc", nil)
-		resp, err := f.srv.Client().Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		leaver <- err
-	}()
+	leaver := f.leavingPage(ctx)
 	<-arrived // the first page's call is in flight
 	stayer := make(chan reply, 1)
 	stayerErr := make(chan error, 1)

@@ -232,6 +232,22 @@ func decodePage(body []byte) (pageDoc, error) {
 }
 
 // page fetches the home page for user abc.
+// leavingPage asks for a page with ctx on another goroutine, for a client
+// that leaves (cancels ctx) while it renders; the channel gets the client's
+// error.
+func (f *fixture) leavingPage(ctx context.Context) <-chan error {
+	answered := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/v1/pages/home?user_id=abc", nil)
+		resp, err := f.srv.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		answered <- err
+	}()
+	return answered
+}
+
 func (f *fixture) page(t testing.TB) reply {
 	t.Helper()
 	r := f.get(t, "/v1/pages/home?user_id=abc")

@@ -369,15 +369,7 @@ func TestClientCancelIsLoggedNotCounted(t *testing.T) {
 	})
 	for i := range 3 {
 		ctx, cancel := context.WithCancel(context.Background())
-		answered := make(chan error, 1)
-		go func() {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/v1/pages/home?user_id=abc", nil)
-			resp, err := f.srv.Client().Do(req)
-			if err == nil {
-				resp.Body.Close()
-			}
-			answered <- err
-		}()
+		answered := f.leavingPage(ctx)
 		// The client leaves once its page is being rendered (its catalog
 		// call arrived), not after a fixed 50ms: on a loaded machine that
 		// could pass before the request even reached the server, which then
