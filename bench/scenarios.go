@@ -107,11 +107,15 @@ func measure(ctx context.Context, c *chaos.Cluster, o options, sc scenario, b bf
 	client := chaos.NewClient(5 * time.Second)
 	defer client.CloseIdleConnections()
 
-	if o.warmup > 0 {
-		w := chaos.Load{Rate: o.rate, URL: c.PageURL(users), Client: client}.Start()
-		time.Sleep(o.warmup)
-		w.Stop()
-	}
+	// One open-loop load through warm-up and measurement: stopping it in
+	// between would leave a lull in which the only calls finishing are the
+	// slow ones in flight, one failure after another (in the tail scenario,
+	// enough to trip a consecutive_failures breaker, which then stays open
+	// into the measurement). Only pages due after the warm-up are counted.
+	run := chaos.Load{Rate: o.rate, URL: c.PageURL(users), Client: client, Decode: true, MaxInflight: 10000}.Start()
+	defer run.Stop()
+	time.Sleep(o.warmup)
+	measured := time.Now()
 	calls0, err := totalCalls(ctx, c, sc.dead)
 	if err != nil {
 		return r, err
@@ -121,9 +125,13 @@ func measure(ctx context.Context, c *chaos.Cluster, o options, sc scenario, b bf
 	if err != nil {
 		return r, err
 	}
-	run := chaos.Load{Rate: o.rate, URL: c.PageURL(users), Client: client, Decode: true, MaxInflight: 10000}.Start()
 	time.Sleep(o.duration)
-	results := run.Stop()
+	var results []chaos.Result
+	for _, res := range run.Stop() {
+		if !res.Due.Before(measured) {
+			results = append(results, res)
+		}
+	}
 	st1, err := chaos.ReadProcStat(pid)
 	if err != nil {
 		return r, err
