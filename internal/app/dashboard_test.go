@@ -5,8 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,21 +13,9 @@ import (
 	"github.com/pagebff/pagebff/internal/testutil"
 )
 
-// servedApp is an App's handler on a real HTTP server that knows when the
-// requests it was sent are done. A client has its answer before the handler
-// returns, and the page's figures are counted last: a test reading them
-// right after a response would race the handler's tail.
-type servedApp struct {
-	*httptest.Server
-	handling sync.WaitGroup
-}
-
-// settle waits until every request sent so far has left the handler.
-func (s *servedApp) settle() { s.handling.Wait() }
-
 // dashboardApp is an App in front of three healthy fake services, served
 // over real HTTP.
-func dashboardApp(t testing.TB, tweak func(*config.Config)) (*App, *servedApp) {
+func dashboardApp(t testing.TB, tweak func(*config.Config)) (*App, *testutil.SettledServer) {
 	t.Helper()
 	cfg := config.Default()
 	for i := range cfg.Services {
@@ -45,13 +31,7 @@ func dashboardApp(t testing.TB, tweak func(*config.Config)) (*App, *servedApp) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &servedApp{}
-	h := a.Handler()
-	srv.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		srv.handling.Add(1) // before the answer, so before any settle that follows it
-		defer srv.handling.Done()
-		h.ServeHTTP(w, r)
-	}))
+	srv := testutil.NewSettledServer(a.Handler())
 	t.Cleanup(a.Close)
 	t.Cleanup(srv.Close)
 	return a, srv
@@ -59,7 +39,7 @@ func dashboardApp(t testing.TB, tweak func(*config.Config)) (*App, *servedApp) {
 
 // pages asks for n pages one after the other and returns once the last has
 // been counted.
-func pages(t testing.TB, srv *servedApp, n int) {
+func pages(t testing.TB, srv *testutil.SettledServer, n int) {
 	t.Helper()
 	for range n {
 		res, err := http.Get(srv.URL + "/v1/pages/home?user_id=abc")
@@ -69,7 +49,7 @@ func pages(t testing.TB, srv *servedApp, n int) {
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 	}
-	srv.settle()
+	srv.Settle()
 }
 
 // TestDashboardSource: the figures the dashboard reads are the ones pages

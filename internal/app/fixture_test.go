@@ -29,7 +29,7 @@ const (
 type fixture struct {
 	user, catalog, activity *testutil.Service
 	app                     *app.App
-	srv                     *settledServer
+	srv                     *testutil.SettledServer
 	admin                   *httptest.Server // the admin listener, when admin.addr is set
 	logs                    *syncBuffer
 }
@@ -73,7 +73,7 @@ func newFixture(t testing.TB, h handlers, tweak func(*config.Config), opts ...ap
 	if f.app, err = app.New(cfg, log, opts...); err != nil {
 		t.Fatal(err)
 	}
-	f.srv = newSettledServer(f.app.Handler())
+	f.srv = testutil.NewSettledServer(f.app.Handler())
 	t.Cleanup(f.app.Close)
 	t.Cleanup(f.srv.Close)
 	if h := f.app.Server().AdminHandler(); h != nil {
@@ -83,33 +83,9 @@ func newFixture(t testing.TB, h handlers, tweak func(*config.Config), opts ...ap
 	return f
 }
 
-// settledServer is an App's handler on a real HTTP server that knows when
-// the requests it was sent are done (as servedApp in dashboard_test.go, of
-// package app). A client has its answer before the handler returns, and the
-// page's figures are counted and its log line written last: a test reading
-// them right after a response would race the handler's tail.
-type settledServer struct {
-	*httptest.Server
-	handling sync.WaitGroup
-}
-
-func newSettledServer(h http.Handler) *settledServer {
-	s := &settledServer{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.handling.Add(1) // before the answer, so before any settle that follows it
-		defer s.handling.Done()
-		h.ServeHTTP(w, r)
-	}))
-	return s
-}
-
-// settle waits until every request sent so far has left the handler. Call
-// it only while no other request may start.
-func (s *settledServer) settle() { s.handling.Wait() }
-
 // settle waits until the pages asked for so far are wholly done: counted
 // and logged.
-func (f *fixture) settle() { f.srv.settle() }
+func (f *fixture) settle() { f.srv.Settle() }
 
 // setService changes one setting block for the named service.
 func setService(cfg *config.Config, name string, change func(*config.Service)) {
@@ -231,7 +207,6 @@ func decodePage(body []byte) (pageDoc, error) {
 	return p, nil
 }
 
-// page fetches the home page for user abc.
 // leavingPage asks for a page with ctx on another goroutine, for a client
 // that leaves (cancels ctx) while it renders; the channel gets the client's
 // error.
@@ -248,6 +223,7 @@ func (f *fixture) leavingPage(ctx context.Context) <-chan error {
 	return answered
 }
 
+// page fetches the home page for user abc.
 func (f *fixture) page(t testing.TB) reply {
 	t.Helper()
 	r := f.get(t, "/v1/pages/home?user_id=abc")

@@ -134,7 +134,7 @@ func TestReloadLogLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	srv := newSettledServer(a.Handler())
+	srv := testutil.NewSettledServer(a.Handler())
 	defer srv.Close()
 	get := func() {
 		resp, err := srv.Client().Get(srv.URL + "/v1/pages/home?user_id=abc")
@@ -144,7 +144,7 @@ func TestReloadLogLevel(t *testing.T) {
 		resp.Body.Close()
 	}
 	get()
-	srv.settle()
+	srv.Settle()
 	if n := len(buf.lines(t, "page")); n != 1 {
 		t.Fatalf("%d page lines at log.level info, want 1", n)
 	}
@@ -153,7 +153,7 @@ func TestReloadLogLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	get()
-	srv.settle() // the line, if any, is written after the page is sent
+	srv.Settle() // the line, if any, is written after the page is sent
 	if n := len(buf.lines(t, "page")); n != 1 {
 		t.Fatalf("%d page lines after log.level error, want still 1", n)
 	}
