@@ -115,7 +115,6 @@ func measure(ctx context.Context, c *chaos.Cluster, o options, sc scenario, b bf
 	run := chaos.Load{Rate: o.rate, URL: c.PageURL(users), Client: client, Decode: true, MaxInflight: 10000}.Start()
 	defer run.Stop()
 	time.Sleep(o.warmup)
-	measured := time.Now()
 	calls0, err := totalCalls(ctx, c, sc.dead)
 	if err != nil {
 		return r, err
@@ -125,6 +124,11 @@ func measure(ctx context.Context, c *chaos.Cluster, o options, sc scenario, b bf
 	if err != nil {
 		return r, err
 	}
+	// Pages due from here on are counted. Warm-up pages still in flight
+	// (at most the slowest call's timeout) add a little to the window's
+	// CPU and calls; pages still in flight at its end, which are counted,
+	// make up for most of it.
+	measured := time.Now()
 	time.Sleep(o.duration)
 	var results []chaos.Result
 	for _, res := range run.Stop() {
