@@ -10,33 +10,47 @@ import (
 	"github.com/pagebff/pagebff/internal/bff"
 )
 
+// hung is a service that never answers: it records the context it was
+// called with, the time it had left, how long it waited and why it ended.
+type hung struct {
+	ctx          context.Context
+	left, waited time.Duration
+	cause        error
+}
+
+func (h *hung) Fetch(ctx context.Context, c bff.Call) (bff.Response, error) {
+	h.ctx = ctx
+	if dl, ok := ctx.Deadline(); ok {
+		h.left = time.Until(dl)
+	}
+	start := time.Now()
+	<-ctx.Done()
+	h.waited, h.cause = time.Since(start), context.Cause(ctx)
+	return bff.Response{}, bff.ContextError(ctx, c.Service, ctx.Err())
+}
+
+// isServiceTimeout reports whether err is the user service's timeout of d.
+func isServiceTimeout(err error, d time.Duration) bool {
+	var te *bff.TimeoutError
+	return errors.As(err, &te) && te.Service == "user" && te.After == d
+}
+
 // TestTimeout: a call gets the service's deadline and, when it passes, the
 // cause that names the service and the timeout; a call already bounded
 // within it keeps its own context (no second timer).
 func TestTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var seen context.Context
-		var left time.Duration
-		var cause error
-		hang := bff.FetcherFunc(func(ctx context.Context, c bff.Call) (bff.Response, error) {
-			seen = ctx
-			dl, _ := ctx.Deadline()
-			left = time.Until(dl)
-			<-ctx.Done()
-			cause = context.Cause(ctx)
-			return bff.Response{}, bff.ContextError(ctx, c.Service, ctx.Err())
-		})
-		f := Timeout("user", 300*time.Millisecond, hang)
+		h := &hung{}
+		f := Timeout("user", 300*time.Millisecond, h)
 
 		page, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		_, err := f.Fetch(page, bff.Call{Service: "user"})
-		if left != 300*time.Millisecond || seen == page {
-			t.Errorf("a call with 500ms left got %v of its own (own context %v), want 300ms", left, seen != page)
+		if h.left != 300*time.Millisecond || h.ctx == page {
+			t.Errorf("a call with 500ms left got %v of its own (own context %v), want 300ms", h.left, h.ctx != page)
 		}
-		var te *bff.TimeoutError
-		if !errors.As(cause, &te) || te.Service != "user" || te.After != 300*time.Millisecond {
-			t.Errorf("cause = %v, want the user service's 300ms timeout", cause)
+		if !isServiceTimeout(h.cause, 300*time.Millisecond) {
+			t.Errorf("cause = %v, want the user service's 300ms timeout", h.cause)
 		}
 		if bff.CodeOf(err) != bff.CodeTimeout {
 			t.Errorf("err = %v, want timeout", err)
@@ -45,7 +59,7 @@ func TestTimeout(t *testing.T) {
 		bounded, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		_, _ = f.Fetch(bounded, bff.Call{Service: "user"})
-		if seen != bounded {
+		if h.ctx != bounded {
 			t.Error("a call already bounded within the timeout got a context of its own")
 		}
 	})
@@ -56,18 +70,9 @@ func TestTimeout(t *testing.T) {
 // the Timeout under it keeps that context.
 func TestCoalescerBoundsTheSharedCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var shared context.Context
-		var took time.Duration
-		var cause error
-		hang := bff.FetcherFunc(func(ctx context.Context, c bff.Call) (bff.Response, error) {
-			shared = ctx
-			start := time.Now()
-			<-ctx.Done()
-			took, cause = time.Since(start), context.Cause(ctx)
-			return bff.Response{}, bff.ContextError(ctx, c.Service, ctx.Err())
-		})
+		h := &hung{}
 		var detached context.Context // what the Coalescer gives the Timeout
-		timeout := Timeout("user", 300*time.Millisecond, hang)
+		timeout := Timeout("user", 300*time.Millisecond, h)
 		c := NewCoalescer("user", 300*time.Millisecond, bff.FetcherFunc(func(ctx context.Context, call bff.Call) (bff.Response, error) {
 			detached = ctx
 			return timeout.Fetch(ctx, call)
@@ -76,14 +81,13 @@ func TestCoalescerBoundsTheSharedCall(t *testing.T) {
 		page, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		_, err := c.Fetch(page, bff.Call{Service: "user", Path: "/users/a"})
-		if took != 300*time.Millisecond || bff.CodeOf(err) != bff.CodeTimeout {
-			t.Errorf("shared call ended after %v with %v, want the 300ms timeout", took, err)
+		if h.waited != 300*time.Millisecond || bff.CodeOf(err) != bff.CodeTimeout {
+			t.Errorf("shared call ended after %v with %v, want the 300ms timeout", h.waited, err)
 		}
-		var te *bff.TimeoutError
-		if !errors.As(cause, &te) || te.After != 300*time.Millisecond {
-			t.Errorf("cause = %v, want the service's timeout", cause)
+		if !isServiceTimeout(h.cause, 300*time.Millisecond) {
+			t.Errorf("cause = %v, want the service's timeout", h.cause)
 		}
-		if detached != shared {
+		if detached != h.ctx {
 			t.Error("the Timeout under the Coalescer made a second context")
 		}
 	})
