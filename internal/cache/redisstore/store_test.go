@@ -404,7 +404,9 @@ func TestQueueOverflowDropsAndCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if d := time.Since(begin); d > 100*time.Millisecond {
+	// A Put that waited for stuck Redis would wait out the timeout: 100 of
+	// them at least 5s. The bound is wide for a loaded machine.
+	if d := time.Since(begin); d > time.Second {
 		t.Errorf("%d Puts took %v with Redis stuck; want them never to wait", n, d)
 	}
 	if full < n/2 { // the queue holds 2, the writer's stuck batch a few more
@@ -462,8 +464,10 @@ func breakerCycle(t *testing.T, srv *testutil.RedisServer, fail, heal func()) {
 	if _, _, err := s.Get(ctx, "k /a"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Get with the breaker open = %v, want ErrUnavailable", err)
 	}
-	if d := time.Since(begin); d > testTimeout/2 {
-		t.Errorf("Get with the breaker open took %v, want it at once", d)
+	// ErrUnavailable already says no command was sent; a Get that sent one
+	// would take the timeout, with stuck Redis.
+	if d := time.Since(begin); d >= testTimeout {
+		t.Errorf("Get with the breaker open took %v, want it at once (under the %v timeout)", d, testTimeout)
 	}
 	if st := s.Stats(); st.Errors != breakerFailures || st.State != "open" {
 		t.Errorf("Stats = %+v, want %d errors, open", st, breakerFailures)
