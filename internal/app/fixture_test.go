@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -300,15 +299,6 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	testutil.Eventually(t, what, cond)
 }
 
-// testClock is an injected clock (app.WithClock) that moves only when told.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// newTestClock is an injected clock (app.WithClock) that moves only when
+// told.
+func newTestClock() *testutil.Clock { return testutil.NewClock(time.Unix(1_000_000, 0)) }

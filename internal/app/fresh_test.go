@@ -24,7 +24,7 @@ func withCacheControl(cc, body string) http.HandlerFunc {
 // With fresh_ttl the catalog is asked once; the pages in between say
 // source cache with the value's age, and make no downstream request.
 func TestFreshHitsMakeNoCall(t *testing.T) {
-	clk := &testClock{now: time.Unix(1_000_000, 0)}
+	clk := newTestClock()
 	f := newFixture(t, handlers{}, func(c *config.Config) {
 		noHedging(c) // the calls are counted: a slow one must not be hedged
 		setService(c, "catalog", func(s *config.Service) { s.Cache.FreshTTL = time.Second; s.Cache.Revalidate = 0 })
@@ -86,7 +86,7 @@ func TestCacheControlHonoured(t *testing.T) {
 // Past max-age, within stale-while-revalidate: the page gets the value at
 // once and one background refresh, with its own request id, replaces it.
 func TestRevalidationThroughHTTP(t *testing.T) {
-	clk := &testClock{now: time.Unix(1_000_000, 0)}
+	clk := newTestClock()
 	var mu sync.Mutex
 	version := `{"items":[{"id":"v1"}]}`
 	f := newFixture(t, handlers{catalog: func(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +124,7 @@ func TestRevalidationThroughHTTP(t *testing.T) {
 // A background refresh outlives its page but not the app: Close cancels
 // it and waits (the package's goleak check sees nothing left).
 func TestCloseStopsRefresh(t *testing.T) {
-	clk := &testClock{now: time.Unix(1_000_000, 0)}
+	clk := newTestClock()
 	hang := make(chan struct{})
 	calls := 0
 	var mu sync.Mutex

@@ -154,7 +154,7 @@ func TestStaleAtPageDeadline(t *testing.T) {
 
 // Past stale_ttl a value is no longer served.
 func TestStaleTTL(t *testing.T) {
-	clk := &testClock{now: time.Unix(1_000_000, 0)}
+	clk := newTestClock()
 	advance := clk.Advance
 	f := newFixture(t, handlers{}, func(c *config.Config) {
 		setService(c, "user", func(s *config.Service) { s.Cache.StaleTTL = time.Minute })

@@ -112,17 +112,9 @@ func keySetJSON(t testing.TB, keys ...testKey) []byte {
 	return b
 }
 
-// fakeClock is an injected clock; it stands still until advanced.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
-	return c
+func newFakeClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // claims are a good token's claims at now; opts change them.
 func claims(now time.Time, opts ...func(map[string]any)) map[string]any {
@@ -258,7 +250,7 @@ func testConfig(url string) Config {
 // env is a Verifier under test with its clock, observer and logs.
 type env struct {
 	v     *Verifier
-	clock *fakeClock
+	clock *testutil.Clock
 	obs   *testObserver
 	logs  *testutil.LogBuffer
 }

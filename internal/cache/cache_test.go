@@ -81,15 +81,8 @@ func (s *service) Fetch(ctx context.Context, _ bff.Call) (bff.Response, error) {
 	return resp, err
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock                   { return &clock{now: time.Unix(1_000_000, 0)} }
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-func ok(body string) bff.Response        { return bff.Response{Body: []byte(body)} }
+func newClock() *testutil.Clock   { return testutil.NewClock(time.Unix(1_000_000, 0)) }
+func ok(body string) bff.Response { return bff.Response{Body: []byte(body)} }
 func withCC(body, cc string) bff.Response {
 	return bff.Response{Body: []byte(body), Caching: &bff.Caching{CacheControl: cc}}
 }
@@ -102,7 +95,7 @@ func defaults() Config {
 		MaxEntries: 100, MaxBytes: 1 << 20}
 }
 
-func newCache(t *testing.T, cfg Config, next bff.Fetcher, clk *clock, far Store) (*Cache, *Counters, *Refresher) {
+func newCache(t *testing.T, cfg Config, next bff.Fetcher, clk *testutil.Clock, far Store) (*Cache, *Counters, *Refresher) {
 	t.Helper()
 	near, err := NewMemory(cfg.MaxEntries, cfg.MaxBytes)
 	if err != nil {

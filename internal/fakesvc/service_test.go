@@ -13,7 +13,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/pagebff/pagebff/internal/downstream"
 	"github.com/pagebff/pagebff/internal/fakesvc"
+	"github.com/pagebff/pagebff/internal/testutil"
 )
 
 // TestMain fails the package if a test leaves goroutines behind: a hanging
@@ -30,17 +30,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// clock is a settable clock, safe for concurrent use.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC).UnixNano())
-	return c
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
 }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // cycle returns a Rand that hands out vals in turn.
 func cycle(vals ...float64) func() float64 {

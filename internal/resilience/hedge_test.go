@@ -12,22 +12,9 @@ import (
 	"github.com/pagebff/pagebff/internal/testutil"
 )
 
-// clock is a settable clock for the budget.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestBudget(t *testing.T) {
-	clk := &clock{t: time.Unix(1000, 0)}
-	b := NewBudget(10, BudgetMinimum, clk.now)
+	clk := testutil.NewClock(time.Unix(1000, 0))
+	b := NewBudget(10, BudgetMinimum, clk.Now)
 
 	// A quiet service still gets the minimum allowance.
 	for i := range BudgetMinimum {
@@ -54,12 +41,12 @@ func TestBudget(t *testing.T) {
 	}
 
 	// Ten seconds later the window has slid past all of it.
-	clk.add(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	if !b.TryExtra() {
 		t.Fatal("hedge refused after the window slid")
 	}
 
-	if NewBudget(0, BudgetMinimum, clk.now).TryExtra() {
+	if NewBudget(0, BudgetMinimum, clk.Now).TryExtra() {
 		t.Fatal("budget_percent 0 allowed a hedge")
 	}
 }
