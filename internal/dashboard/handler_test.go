@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pagebff/pagebff/internal/testutil"
 )
 
 // serve mounts h the way internal/httpapi does, on a real server.
@@ -74,17 +76,6 @@ func (e *events) next() (f Frame, ok bool) {
 	}
 }
 
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestStream(t *testing.T) {
 	w := newWorld()
 	h := New(SourceFunc(func() Raw { w.tick(10 * time.Millisecond); w.observe(1, 0.005); return w.Sample() }),
@@ -116,7 +107,7 @@ func TestStream(t *testing.T) {
 
 	// The client goes: the sampler stops Linger later.
 	cancel()
-	eventually(t, 5*time.Second, "the sampler stops after the last watcher left", func() bool { return !h.Running() })
+	testutil.Eventually(t, "the sampler stops after the last watcher left", func() bool { return !h.Running() })
 
 	// A poll starts it again, and answers once it has a sample.
 	res, err := http.Get(srv.URL + "/admin/dashboard.json")
@@ -129,7 +120,7 @@ func TestStream(t *testing.T) {
 	if err != nil || f.Latest == nil || res.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("poll: %v, %+v", err, f)
 	}
-	eventually(t, 5*time.Second, "the sampler stops after a poll's linger", func() bool { return !h.Running() })
+	testutil.Eventually(t, "the sampler stops after a poll's linger", func() bool { return !h.Running() })
 }
 
 // TestStreamEndsAtClose: Close ends the streams, so the process can stop.
